@@ -1,0 +1,117 @@
+#!/usr/bin/python
+"""Read, in one round-trip, everything the role must know about a host."""
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: server_maintanence_probe
+short_description: Read the host state the server_maintanence role depends on
+description:
+  - Read-only. Reports the app account, uv, the commands the role needs, the
+    app user's crontab, whether systemd is PID 1 and what runs logrotate.
+  - One call replaces fact gathering, getent, stat and crontab -l round-trips.
+options:
+  user: {description: App user to look up and whose crontab to read., type: str, required: true}
+  group: {description: App group to look up., type: str, required: true}
+  uv_path: {description: Path of uv to stat., type: str, required: true}
+  paths: {description: Further paths whose existence to report., type: list, elements: str, default: []}
+author: server-maintanence-ops
+"""
+
+RETURN = r"""
+probe:
+  description: What was found; see the module source for the keys.
+  returned: always
+  type: dict
+"""
+
+COMMANDS = ("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl")
+
+
+def _account(lookup, name):
+    try:
+        return lookup(name) is not None
+    except KeyError:
+        return False
+
+
+def _uv(path):
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False, "mode": None, "unsafe": False}
+    mode = stat.S_IMODE(info.st_mode)
+    return {"exists": True, "mode": "%04o" % mode,
+            "unsafe": bool(mode & (stat.S_IWGRP | stat.S_IWOTH))}
+
+
+def _cron_running():
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/comm" % pid) as comm:
+                if comm.read().strip() in ("cron", "crond"):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _systemctl(module, *args):
+    rc, out, _ = module.run_command(["systemctl"] + list(args))
+    return rc == 0, out.strip()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "user": {"type": "str", "required": True},
+            "group": {"type": "str", "required": True},
+            "uv_path": {"type": "str", "required": True},
+            "paths": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    commands = {name: shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin") is not None
+                for name in COMMANDS}
+    user_exists = _account(pwd.getpwnam, params["user"])
+    systemd = os.path.isdir("/run/systemd/system")
+
+    crontab = []
+    if commands["crontab"] and user_exists:
+        rc, out, err = module.run_command(["crontab", "-l", "-u", params["user"]])
+        if rc == 0:
+            crontab = out.splitlines()
+        elif "no crontab" not in err:
+            module.fail_json(msg="crontab -l -u %s failed: %s" % (params["user"], err.strip()))
+
+    services = {"cron_enabled": None, "logrotate_timer_enabled": None,
+                "logrotate_timer_active": None}
+    if systemd and commands["systemctl"]:
+        services["cron_enabled"] = _systemctl(module, "is-enabled", "--quiet", "cron")[0]
+        services["logrotate_timer_enabled"] = _systemctl(
+            module, "is-enabled", "--quiet", "logrotate.timer")[0]
+        services["logrotate_timer_active"] = _systemctl(
+            module, "is-active", "--quiet", "logrotate.timer")[0]
+
+    module.exit_json(changed=False, probe={
+        "user_exists": user_exists,
+        "group_exists": _account(grp.getgrnam, params["group"]),
+        "uv": _uv(params["uv_path"]),
+        "commands": commands,
+        "crontab": crontab,
+        "systemd": systemd,
+        "cron_running": _cron_running(),
+        "services": services,
+        "paths": {path: os.path.lexists(path) for path in params["paths"]},
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The state the role leaves on every host of every scenario."""
+
+from conftest import (APP_USER, JOB_LOGS, LOGROTATE_CONFIG, LOGS, UV, crontab_entries,
+                      crontab_lines, json_lines, job_command, run_as_app)
+
+
+def test_logs_dir_is_owned_by_the_app_and_closed_to_others(host):
+    logs = host.file(LOGS)
+    assert logs.is_directory
+    assert (logs.user, logs.group) == (APP_USER, APP_USER)
+    assert logs.mode == 0o750
+
+
+def test_logrotate_config_is_root_owned_and_not_writable_by_others(host):
+    config = host.file(LOGROTATE_CONFIG)
+    assert config.is_file
+    assert (config.user, config.group, config.mode) == ("root", "root", 0o644)
+
+
+def test_logrotate_config_rotates_only_the_log_glob_with_the_policy(host, inventory_vars):
+    text = host.file(LOGROTATE_CONFIG).content_string
+    assert text.splitlines()[0].startswith("#")
+    stanza_heads = [line for line in text.splitlines() if line.rstrip().endswith("{")]
+    assert stanza_heads[0] == LOGS + "/*.log {"
+    directives = {line.strip() for line in text.splitlines()}
+    frequency = inventory_vars.get("server_maintanence_logrotate_frequency", "weekly")
+    rotate = inventory_vars.get("server_maintanence_logrotate_rotate", 4)
+    for wanted in (frequency, "rotate %s" % rotate, "compress", "missingok", "notifempty",
+                   "su %s %s" % (APP_USER, APP_USER)):
+        assert wanted in directives
+    if not inventory_vars.get("server_maintanence_logrotate_history_enabled"):
+        assert "update-history.jsonl" not in text
+
+
+def test_logrotate_accepts_the_config_without_error(host):
+    result = host.run("logrotate -d %s 2>&1", LOGROTATE_CONFIG)
+    assert result.rc == 0, result.stdout
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert errors == []
+    assert "considering log %s/*.log" % LOGS in result.stdout or "rotating pattern: %s/*.log" % LOGS in result.stdout
+
+
+def test_app_crontab_holds_exactly_the_expected_entries(host, expected_entries):
+    assert set(crontab_entries(host)) == expected_entries
+
+
+def test_no_crontab_line_is_outside_the_roles_entries(host):
+    lines = [line for line in crontab_lines(host) if line and not line.startswith("#")]
+    assert len(lines) == len(crontab_entries(host))
+
+
+def test_app_check_finds_its_markers_in_the_crontab(host):
+    listing = host.check_output("crontab -l -u %s", APP_USER)
+    assert "server-maintanence" in listing
+    assert "run_pipeline --checks-only" in listing
+
+
+def test_health_entry_runs_the_documented_pipeline_command(host):
+    command = job_command(crontab_entries(host)["server-maintanence health check"])
+    assert command.startswith("cd /opt/server-monitoring && ")
+    assert UV + " run python manage.py run_pipeline --checks-only --json" in command
+    assert command.endswith(">> %s/cron.log 2>&1" % LOGS)
+
+
+def test_push_entry_exists_only_for_agents(host, cluster_role):
+    entries = crontab_entries(host)
+    if cluster_role in ("agent", "both"):
+        command = job_command(entries["server-maintanence cluster push"])
+        assert UV + " run python manage.py push_to_hub" in command
+        assert command.endswith(">> %s/push.log 2>&1" % LOGS)
+    else:
+        assert "server-maintanence cluster push" not in entries
+        assert "push_to_hub" not in host.check_output("crontab -l -u %s", APP_USER)
+
+
+def test_every_installed_line_runs_as_the_app_under_crons_environment(host):
+    """Run each crontab line the way cron would and read what it logged."""
+    for name, line in crontab_entries(host).items():
+        log = "%s/%s" % (LOGS, JOB_LOGS[name])
+        before = host.run("cat %s 2>/dev/null", log).stdout
+        result = run_as_app(host, job_command(line))
+        assert result.rc == 0, (name, result.stderr)
+        added = host.file(log).content_string[len(before):]
+        runs = [entry for entry in json_lines(added) if entry["via"] == "test"]
+        assert len(runs) == 1, (name, added)
+        assert runs[0]["uid"] == host.user(APP_USER).uid
+        assert host.file(log).user == APP_USER
+
+
+def test_cron_daemon_is_running(host):
+    assert host.process.filter(comm="cron")

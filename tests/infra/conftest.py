@@ -1,0 +1,144 @@
+"""Fixtures shared by every molecule scenario's testinfra tests.
+
+The expectations here are the role's documented interface (README), written
+out independently of the role's templates: a test that re-rendered the
+role's own template would prove nothing.
+"""
+
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SITE = REPO / "playbooks" / "site.yml"
+
+APP_DIR = "/opt/server-monitoring"
+LOGS = APP_DIR + "/logs"
+APP_USER = "www-data"
+UV = "/usr/local/bin/uv"
+LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
+# cron's environment: no login shell, a minimal PATH.
+CRON_ENV = "env -i PATH=/usr/bin:/bin SHELL=/bin/sh LOGNAME={0} HOME=/var/www SM_VIA=test".format(APP_USER)
+
+JOB_LOGS = {
+    "server-maintanence health check": "cron.log",
+    "server-maintanence cluster push": "push.log",
+    "server-maintanence auto-update": "update.log",
+    "server-maintanence inbox drain": "inbox.log",
+}
+
+
+@pytest.fixture
+def inventory_vars(host):
+    return host.ansible.get_variables()
+
+
+@pytest.fixture
+def cluster_role(inventory_vars):
+    return inventory_vars.get("server_maintanence_cluster_role", "standalone")
+
+
+@pytest.fixture
+def expected_entries(inventory_vars, cluster_role):
+    """Names of the cron entries this host's inventory asks for."""
+    names = {"server-maintanence health check"}
+    if cluster_role in ("agent", "both"):
+        names.add("server-maintanence cluster push")
+    if inventory_vars.get("server_maintanence_auto_update_enabled"):
+        names.add("server-maintanence auto-update")
+    if inventory_vars.get("server_maintanence_inbox_cron_enabled"):
+        names.add("server-maintanence inbox drain")
+    return names
+
+
+def crontab_lines(host):
+    result = host.run("crontab -l -u %s", APP_USER)
+    if result.rc != 0:
+        assert "no crontab" in result.stderr, result.stderr
+        return []
+    return result.stdout.splitlines()
+
+
+def crontab_entries(host):
+    """{entry name: crontab line} for the entries under an #Ansible: header."""
+    lines = crontab_lines(host)
+    entries = {}
+    for header, line in zip(lines, lines[1:]):
+        if header.startswith("#Ansible: "):
+            entries[header[len("#Ansible: "):]] = line
+    return entries
+
+
+def job_command(line):
+    """The command part of a 5-field crontab line."""
+    return line.split(None, 5)[5]
+
+
+def run_as_app(host, command):
+    """Run a shell command as the app user with cron's bare environment."""
+    return host.run("runuser -u %s -- %s /bin/sh -c %s" % (APP_USER, CRON_ENV, shlex.quote(command)))
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def hostname(host):
+    return host.ansible.get_variables()["inventory_hostname"]
+
+
+def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, limit=None):
+    """Run the shipped playbook against this molecule host, as a user would."""
+    command = ["ansible-playbook", "-i", inventory or os.environ["MOLECULE_INVENTORY_FILE"],
+               "--limit", limit or hostname(host), str(SITE)]
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def recap(output):
+    """{'ok': n, 'changed': n, 'failed': n, ...} summed over the PLAY RECAP."""
+    totals = {}
+    for key, value in re.findall(r"\b(ok|changed|unreachable|failed|skipped)=(\d+)", output):
+        totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+ROLE_STATE = (
+    "crontab -l -u {user} 2>&1; "
+    "for d in /etc/logrotate.d /etc/cron.hourly /etc/server-monitoring; do "
+    "[ -e $d ] && find $d -printf '%p %m %u:%g %s\\n' | sort; "
+    "[ -e $d ] && find $d -type f -exec sha256sum {{}} + | sort; done; "
+    "stat -c '%n %a %U:%G' {logs} 2>&1; true"
+).format(user=APP_USER, logs=LOGS)
+LOGS_CONTENT = (
+    "find {logs} -printf '%p %m %u:%g %s\\n' | sort; "
+    "find {logs} -type f -exec sha256sum {{}} + | sort; true"
+).format(logs=LOGS)
+
+
+def snapshot(host, logs_content=True):
+    """What the role could touch: the crontab, logrotate and cron files, the
+    env file, the logs directory and (by default) every file in it."""
+    state = host.check_output(ROLE_STATE)
+    return state + "\n" + host.check_output(LOGS_CONTENT) if logs_content else state
+
+
+@pytest.fixture
+def cron_paused(host):
+    """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares."""
+    host.check_output("pkill -STOP -x cron")
+    try:
+        yield
+    finally:
+        host.check_output("pkill -CONT -x cron")

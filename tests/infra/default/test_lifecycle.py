@@ -1,0 +1,73 @@
+"""Reruns, overlap, takeover of the installer's lines, uninstall and reinstall."""
+
+import shlex
+import time
+
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
+                      job_command, recap, run_as_app, run_site, snapshot)
+
+
+def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
+    line = crontab_entries(host)["server-maintanence health check"]
+    host.check_output("echo 6 > %s/slow", APP_DIR)
+    try:
+        host.check_output("truncate -s 0 %s/cron.log", LOGS)
+        first = "(%s) >/dev/null 2>&1 &" % job_command(line)
+        run_as_app(host, first)
+        time.sleep(1)
+        second = run_as_app(host, job_command(line))
+        assert second.rc == 0
+        skipped = host.file(LOGS + "/cron.log").content_string
+        assert "server-maintanence health check: skipped, the previous run still holds" in skipped
+        time.sleep(7)
+        log = host.file(LOGS + "/cron.log").content_string
+        assert log.count('"stub": "manage.py"') == 1, log
+    finally:
+        host.check_output("rm -f %s/slow", APP_DIR)
+
+
+def test_installer_lines_are_taken_over_and_other_lines_kept(host):
+    installer = [
+        "*/5 * * * * cd %s && uv run python manage.py run_pipeline --checks-only --json"
+        " >> logs/cron.log 2>&1 # server-maintanence health check" % APP_DIR,
+        "0 3 * * * cd %s && bin/update.sh --rollback --auto-env >> logs/update.log 2>&1"
+        " # server-maintanence auto-update" % APP_DIR,
+    ]
+    unrelated = "17 4 * * * /usr/bin/true # the operator's own line"
+    seeded = crontab_lines(host) + installer + [unrelated]
+    host.check_output("printf '%%s\\n' %s | crontab -u %s -" % (
+        " ".join(shlex.quote(line) for line in seeded), APP_USER))
+    before = set(crontab_entries(host).items())
+
+    result = run_site(host)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Taking over 2 line(s)" in result.stdout
+    lines = crontab_lines(host)
+    assert not [line for line in lines if line in installer]
+    assert unrelated in lines
+    assert set(crontab_entries(host).items()) == before
+
+    host.check_output("crontab -l -u %s | grep -vxF %s | crontab -u %s -", APP_USER,
+                      unrelated, APP_USER)
+
+
+def test_uninstall_twice_then_reinstall_matches_a_fresh_install(host, cron_paused):
+    installed = snapshot(host, logs_content=False)
+    host.check_output("runuser -u %s -- sh -c 'echo keep-me >> %s/django.log'", APP_USER, LOGS)
+
+    removed = run_site(host, {"server_maintanence_state": "absent"})
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    assert recap(removed.stdout)["changed"] >= 2
+    assert crontab_entries(host) == {}
+    assert not host.file(LOGROTATE_CONFIG).exists
+    assert not host.run("ls %s/*.lock", LOGS).stdout
+    assert host.file(LOGS + "/django.log").content_string.endswith("keep-me\n")
+
+    again = run_site(host, {"server_maintanence_state": "absent"})
+    assert again.returncode == 0
+    assert recap(again.stdout)["changed"] == 0
+
+    reinstalled = run_site(host)
+    assert reinstalled.returncode == 0, reinstalled.stdout[-3000:]
+    host.check_output("rm -f %s/django.log", LOGS)
+    assert snapshot(host, logs_content=False) == installed
