@@ -94,7 +94,9 @@ def hostname(host):
 
 def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, limit=None):
     """Run the shipped playbook against this molecule host, as a user would."""
-    command = ["ansible-playbook", "-i", inventory or os.environ["MOLECULE_INVENTORY_FILE"],
+    # The inventory directory: molecule writes host_vars beside the file.
+    inventory = inventory or os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    command = ["ansible-playbook", "-i", inventory,
                "--limit", limit or hostname(host), str(SITE)]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]

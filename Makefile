@@ -1,0 +1,60 @@
+# One path to green: .ci/run and the forge workflow call these targets.
+SHELL := /bin/sh
+VENV := .venv
+BIN := $(VENV)/bin
+SCENARIOS := default systemd distros cluster ssh
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help demo test host venv images lint unit molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+demo: host venv ## provision a local Debian container with the role and show the result
+	scripts/build-images.sh bookworm
+	scripts/demo.sh
+
+test: ## everything CI runs: host set-up, lint, unit tests, every molecule scenario
+	scripts/run-stages.sh host venv images lint unit $(addprefix molecule-,$(SCENARIOS))
+
+host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
+	scripts/bootstrap.sh
+
+venv: $(BIN)/.installed ## the pinned Python toolchain in .venv
+
+$(BIN)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+images: ## build every test image (skips existing tags)
+	scripts/build-images.sh
+
+lint: venv ## yamllint, then ansible-lint with the production profile
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+
+unit: venv ## controller-side unit tests (filters, docs, workflow)
+	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/unit.xml tests/unit
+
+molecule: venv ## one scenario: make molecule SCENARIO=default
+	$(BIN)/molecule test -s $(SCENARIO)
+
+$(addprefix molecule-,$(SCENARIOS)): molecule-%: venv
+	$(BIN)/molecule test -s $*
+
+# The ssh scenario's throwaway key pair; its public half is bind-mounted into the containers.
+SSH_KEY := .cache/ssh/id_ed25519
+$(SSH_KEY):
+	mkdir -p $(@D)
+	ssh-keygen -q -t ed25519 -N '' -C server-maintanence-molecule -f $@
+
+molecule molecule-ssh: $(SSH_KEY)
+
+bench: host venv images ## speed benchmark: prints ratios to the floor
+	bench/speed.sh
+
+clean: ## remove the venv, caches and test containers
+	-docker rm -f server-maintanence-demo 2>/dev/null
+	rm -rf $(VENV) .cache

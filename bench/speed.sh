@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Speed benchmark of the server_maintanence role against ONE local container.
+# Prints wall times and ratios to the "floor" (an empty play with full fact
+# gathering). Not a test: nothing here asserts a timing.
+#
+#   bench/speed.sh            # from the repo root
+#   SMBENCH_REPEAT=5 bench/speed.sh
+#
+# Needs: docker, local/debian:bookworm, .venv (ansible-playbook, community.docker).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+ANSIBLE_PLAYBOOK="$REPO/.venv/bin/ansible-playbook"
+PY="$REPO/.venv/bin/python"
+IMAGE=${SMBENCH_IMAGE:-local/debian:bookworm}
+REPEAT=${SMBENCH_REPEAT:-3}
+RUN_TIMEOUT=${SMBENCH_RUN_TIMEOUT:-600}   # seconds, per ansible-playbook run
+NAME="smbench-speed-$$"
+WORK=$(mktemp -d /tmp/smbench-speed.XXXXXX)
+
+cleanup() {
+    docker rm -f "$NAME" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export ANSIBLE_CONFIG="$REPO/ansible.cfg"
+export ANSIBLE_ROLES_PATH="$REPO/roles"
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+export ANSIBLE_CALLBACK_PLUGINS="$WORK/callbacks"
+export ANSIBLE_CALLBACKS_ENABLED=smbench_count
+
+log() { printf '[speed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# ------------------------------------------------------------ scratch files --
+mkdir -p "$WORK/callbacks"
+cat > "$WORK/callbacks/smbench_count.py" <<'PYEOF'
+# Counts task results: remote module calls vs controller-only vs skipped.
+import json
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+CONTROLLER_ONLY = {
+    "assert", "debug", "set_fact", "meta", "fail", "include_tasks", "import_tasks",
+    "include_role", "import_role", "include_vars", "add_host", "group_by", "pause",
+    "set_stats", "validate_argument_spec",
+}
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "smbench_count"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.counts = {"remote": 0, "controller": 0, "skipped": 0, "changed": 0}
+        self.remote_tasks = {}
+
+    def v2_runner_on_ok(self, result):
+        action = result._task.action.split(".")[-1]
+        res = result._result
+        items = res.get("results")
+        n = 1
+        if items is not None:
+            n = sum(1 for r in items if not r.get("skipped"))
+            self.counts["skipped"] += len(items) - n
+        if res.get("changed"):
+            self.counts["changed"] += 1
+        if action in CONTROLLER_ONLY:
+            self.counts["controller"] += n
+        elif n:
+            self.counts["remote"] += n
+            name = result._task.get_name()
+            self.remote_tasks[name] = self.remote_tasks.get(name, 0) + n
+
+    def v2_runner_on_skipped(self, result):
+        self.counts["skipped"] += 1
+
+    def v2_playbook_on_stats(self, stats):
+        path = os.environ.get("SMBENCH_COUNT_FILE")
+        if path:
+            with open(path, "w") as out:
+                json.dump(dict(self.counts, remote_tasks=self.remote_tasks), out)
+PYEOF
+
+floor_play() {   # $1 file, $2 gather_subset (YAML list) or empty for the default (all)
+    {
+        echo "- name: Floor"
+        echo "  hosts: all"
+        echo "  become: true"
+        echo "  gather_facts: true"
+        [ -z "$2" ] || echo "  gather_subset: $2"
+        echo "  tasks:"
+        echo "    - name: Nothing"
+        echo "      ansible.builtin.meta: noop"
+    } > "$1"
+}
+floor_play "$WORK/floor_all.yml" ""
+floor_play "$WORK/floor_min.yml" "['min']"
+floor_play "$WORK/floor_none.yml" "['!all', '!min']"
+
+# ------------------------------------------------------------------ helpers --
+# run_play LABEL PLAYBOOK [extra args...]: one timed run; appends "LABEL SECONDS"
+# to $WORK/times, keeps the output in $WORK/LABEL.N.log. Fails on a failed run.
+declare -A RUNS=()
+run_play() {
+    local label=$1 play=$2; shift 2
+    local n=$(( ${RUNS[$label]:-0} + 1 )); RUNS[$label]=$n
+    local out="$WORK/$label.$n.log" t0 t1 rc=0
+    t0=$(date +%s.%N)
+    SMBENCH_COUNT_FILE="$WORK/$label.$n.count.json" \
+        timeout "$RUN_TIMEOUT" "$ANSIBLE_PLAYBOOK" -i "$NAME," -c community.docker.docker \
+        "$play" "$@" >"$out" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" -ne 0 ]; then
+        log "run $label #$n failed (rc=$rc); last lines of its output:"
+        tail -n 30 "$out" >&2
+        exit 1
+    fi
+    local secs
+    secs=$("$PY" -c "print(f'{$t1 - $t0:.2f}')")
+    echo "$label $secs" >> "$WORK/times"
+    log "$label #$n: ${secs}s ($(grep -o 'ok=[0-9]* *changed=[0-9]*' "$out" | tail -1))"
+}
+
+# ---------------------------------------------------------------- container --
+log "starting $NAME from $IMAGE"
+docker run -d --name "$NAME" --network host "$IMAGE" sleep infinity >/dev/null
+docker exec "$NAME" sh -c 'id www-data >/dev/null
+    install -m 0755 /dev/null /usr/local/bin/uv
+    printf "#!/bin/sh\nexit 0\n" > /usr/local/bin/uv'
+log "apt-get update in the container"
+docker exec "$NAME" timeout 300 apt-get update -qq
+
+SITE="$REPO/playbooks/site.yml"
+
+# (a)+(e) floors first, interleaved so drift hits every variant alike.
+for _ in $(seq "$REPEAT"); do
+    run_play floor_all  "$WORK/floor_all.yml"
+    run_play floor_min  "$WORK/floor_min.yml"
+    run_play floor_none "$WORK/floor_none.yml"
+done
+
+# (b) first converge on the fresh container: once, it cannot be repeated.
+run_play converge "$SITE"
+
+# (c) idempotent re-runs with the repo's configuration (pipelining = true).
+for _ in $(seq "$REPEAT"); do
+    run_play idempotent "$SITE"
+done
+
+# (d) pipelining off vs on, interleaved.
+for _ in $(seq "$REPEAT"); do
+    ANSIBLE_PIPELINING=false run_play idem_pipe_off "$SITE"
+    ANSIBLE_PIPELINING=true  run_play idem_pipe_on  "$SITE"
+done
+
+# ------------------------------------------------------------------- report --
+"$PY" - "$WORK" "$IMAGE" "$REPEAT" <<'PYEOF'
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+work, image, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times = {}
+with open(os.path.join(work, "times")) as fh:
+    for line in fh:
+        label, secs = line.split()
+        times.setdefault(label, []).append(float(secs))
+
+
+def med(label):
+    return statistics.median(times[label])
+
+
+def counts(label):
+    found = sorted(glob.glob(os.path.join(work, label + ".*.count.json")))
+    return json.load(open(found[-1])) if found else None
+
+
+def changed(label):
+    out = []
+    for path in sorted(glob.glob(os.path.join(work, label + ".*.log"))):
+        m = re.findall(r"changed=(\d+)", open(path).read())
+        out.append(int(m[-1]) if m else -1)
+    return out
+
+
+rows = [
+    ("floor_all", "(a) floor: empty play, gather_facts all"),
+    ("floor_min", "(e) floor: gather_subset [min]"),
+    ("floor_none", "(e) floor: gather_subset [!all, !min]"),
+    ("converge", "(b) first converge (fresh, after apt-get update)"),
+    ("idempotent", "(c) idempotent re-run (ansible.cfg: pipelining on)"),
+    ("idem_pipe_off", "(d) idempotent, ANSIBLE_PIPELINING=false"),
+    ("idem_pipe_on", "(d) idempotent, ANSIBLE_PIPELINING=true"),
+]
+print()
+print(f"server_maintanence speed benchmark: 1 container ({image}), docker connection, become")
+print(f"{'run':<52} {'n':>2} {'median s':>9} {'min s':>7} {'max s':>7} {'x floor':>8}")
+floor = med("floor_all")
+for label, title in rows:
+    t = times[label]
+    print(f"{title:<52} {len(t):>2} {med(label):>9.2f} {min(t):>7.2f} {max(t):>7.2f} {med(label) / floor:>7.2f}x")
+
+print()
+conv = med("converge") / floor
+idem = med("idempotent") / floor
+print(f"converge / floor   = {conv:.2f}x  (target <= 3.0x): {'meets' if conv <= 3.0 else 'misses'}")
+print(f"idempotent / floor = {idem:.2f}x  (target <= 1.5x): {'meets' if idem <= 1.5 else 'misses'}")
+print(f"pipelining off / on (idempotent) = {med('idem_pipe_off') / med('idem_pipe_on'):.2f}x")
+print(f"idempotent / floor with gather_subset [min]       = {med('idempotent') / med('floor_min'):.2f}x")
+print(f"idempotent / floor with gather_subset [!all,!min] = {med('idempotent') / med('floor_none'):.2f}x")
+
+idem_changed = changed("idempotent") + changed("idem_pipe_off") + changed("idem_pipe_on")
+print(f"changed= of the idempotent runs: {idem_changed}"
+      + ("" if all(c == 0 for c in idem_changed) else "  <-- NOT idempotent"))
+c = counts("idempotent")
+f = counts("floor_all")
+if c:
+    print(f"idempotent run task results: {c['remote']} remote module call(s), "
+          f"{c['controller']} controller-only, {c['skipped']} skipped"
+          + (f"; the floor makes {f['remote']} remote call(s)" if f else ""))
+    for name, n in c["remote_tasks"].items():
+        print(f"  remote: {name}" + (f" (x{n})" if n > 1 else ""))
+cc = counts("converge")
+if cc:
+    print(f"first converge task results: {cc['remote']} remote module call(s), "
+          f"{cc['controller']} controller-only, {cc['skipped']} skipped, {cc['changed']} changed")
+PYEOF

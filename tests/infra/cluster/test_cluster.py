@@ -1,0 +1,80 @@
+"""Hub and agents: group mapping, staggered pushes, the env file and its secret."""
+
+import os
+import re
+
+import pytest
+import testinfra
+
+from conftest import APP_USER, crontab_entries, job_command, run_site
+
+ENV_FILE = "/etc/server-monitoring/env"
+
+
+def test_group_membership_sets_the_cluster_role(host, cluster_role):
+    groups = host.ansible.get_variables()["group_names"]
+    expected = "hub" if "hubs" in groups else "agent" if "agents" in groups else "standalone"
+    assert cluster_role == expected
+    has_push = "server-maintanence cluster push" in crontab_entries(host)
+    assert has_push == (expected == "agent")
+
+
+def test_agents_push_in_different_minutes_within_the_interval(host):
+    minutes = {}
+    for name in ("sm-agent1", "sm-agent2"):
+        agent = testinfra.get_host("ansible://%s?ansible_inventory=%s" % (
+            name, os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])))
+        line = crontab_entries(agent)["server-maintanence cluster push"]
+        minutes[name] = line.split()[0]
+    for minute in minutes.values():
+        assert re.fullmatch(r"[0-4]-59/5", minute)
+    assert minutes["sm-agent1"] != minutes["sm-agent2"]
+
+
+def test_env_file_holds_the_cluster_keys_with_safe_modes(host, cluster_role, inventory_vars):
+    env = host.file(ENV_FILE)
+    assert (env.user, env.group, env.mode) == ("root", APP_USER, 0o640)
+    lines = env.content_string.splitlines()
+    assert "DJANGO_SETTINGS_MODULE=config.settings" in lines  # the app's own line stays
+    if cluster_role == "agent":
+        assert "HUB_URL=http://127.0.0.1:8000" in lines
+        assert "INSTANCE_ID=%s" % inventory_vars["inventory_hostname"] in lines
+        assert "HUB_API_KEY=molecule-test-key-7f3a9c" in lines
+        assert not any(line.startswith("API_KEY_AUTH_ENABLED=") for line in lines)
+    else:
+        assert "API_KEY_AUTH_ENABLED=true" in lines
+        assert not any(line.startswith(("HUB_URL=", "HUB_API_KEY=")) for line in lines)
+
+
+def test_the_api_key_never_reaches_crontab_or_process_list(host):
+    assert "molecule-test-key" not in host.check_output("crontab -l -u %s", APP_USER)
+    assert "molecule-test-key" not in host.check_output("ps -eo args")
+
+
+@pytest.mark.parametrize("diff", [False, True], ids=["plain", "diff"])
+def test_changing_the_api_key_never_prints_it(host, cluster_role, diff):
+    rotated = "rotated-key-%s" % ("d1ff" if diff else "p1a1n")
+    result = run_site(host, {"server_maintanence_hub_api_key": rotated}, diff=diff)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert rotated not in result.stdout + result.stderr
+    env = host.file(ENV_FILE).content_string
+    if cluster_role == "agent":
+        assert "changed=1" in result.stdout
+        assert "HUB_API_KEY=" + rotated in env
+        restored = run_site(host)
+        assert restored.returncode == 0
+        assert "HUB_API_KEY=molecule-test-key-7f3a9c" in host.file(ENV_FILE).content_string
+    else:
+        # A hub never receives the agents' key.
+        assert "changed=0" in result.stdout
+        assert "HUB_API_KEY" not in env
+
+
+def test_inbox_drain_fallback_runs_process_inbox(host, inventory_vars):
+    entries = crontab_entries(host)
+    if inventory_vars.get("server_maintanence_inbox_cron_enabled"):
+        command = job_command(entries["server-maintanence inbox drain"])
+        assert "manage.py process_inbox --limit 100" in command
+        assert entries["server-maintanence inbox drain"].startswith("* * * * * ")
+    else:
+        assert "server-maintanence inbox drain" not in entries

@@ -1,0 +1,79 @@
+"""The role's controller-side filters, without a host."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+PLUGIN = pathlib.Path(__file__).resolve().parents[2] / "roles/server_maintanence/filter_plugins/server_maintanence.py"
+spec = importlib.util.spec_from_file_location("server_maintanence_filters", PLUGIN)
+filters = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(filters)
+
+
+@pytest.mark.parametrize("schedule", [
+    "*/5 * * * *", "0 3 * * *", "* * * * *", "0-59/15 0-23/2 1,15 1-12 0-7", "30 4 1 1 *",
+])
+def test_valid_schedules_have_no_errors(schedule):
+    assert filters.cron_errors(schedule) == []
+
+
+@pytest.mark.parametrize("schedule, fragment", [
+    ("*/61 * * * *", "minute step /61"),
+    ("*/5 * * *", "has 4 fields"),
+    ("* * * * * *", "has 6 fields"),
+    ("0 25 * * *", "hour 25 is outside 0-23"),
+    ("0 0 0 * *", "day 0 is outside 1-31"),
+    ("0 0 * 13 *", "month 13 is outside 1-12"),
+    ("0 0 * * 8", "weekday 8 is outside 0-7"),
+    ("30-10 * * * *", "runs backwards"),
+    ("*/0 * * * *", "step /0"),
+    ("@daily", "has 1 fields"),
+    ("0 0 * jan *", "month field 'jan'"),
+    ("*/5 * * * *\n* * * * *", "one line"),
+    ("5;reboot * * * *", "minute field '5;reboot'"),
+])
+def test_invalid_schedules_say_what_is_wrong(schedule, fragment):
+    errors = filters.cron_errors(schedule)
+    assert any(fragment in error for error in errors), errors
+
+
+def test_splay_is_stable_and_stays_inside_the_interval():
+    first = filters.cron_splay("*/5 * * * *", "agent-17")
+    assert first == filters.cron_splay("*/5 * * * *", "agent-17")
+    offset, rest = first.split("-", 1)
+    assert 0 <= int(offset) < 5 and rest == "59/5 * * * *"
+    assert filters.cron_errors(first) == []
+
+
+def test_splay_spreads_a_fleet_over_every_minute_of_the_interval():
+    minutes = {filters.cron_splay("*/10 * * * *", "agent%02d" % n).split()[0] for n in range(60)}
+    assert len(minutes) == 10
+
+
+def test_splay_leaves_a_schedule_without_an_interval_alone():
+    assert filters.cron_splay("7 * * * *", "x") == "7 * * * *"
+    assert filters.cron_splay("* * * * *", "x") == "* * * * *"
+
+
+def test_installer_lines_are_found_and_ansible_entries_and_comments_are_not():
+    lines = [
+        "#Ansible: server-maintanence health check",
+        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
+        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
+        "0 3 * * * bin/update.sh --rollback --auto-env # server-maintanence auto-update",
+        "*/5 * * * * push # server-maintanence cluster push  ",
+        "# 0 3 * * * old # server-maintanence auto-update",
+        "17 4 * * * /usr/bin/true # my own server-maintanence health check notes",
+    ]
+    assert filters.installer_lines(lines) == lines[2:5]
+
+
+def test_cron_in_sync_needs_exactly_one_header_followed_by_the_line():
+    lines = ["#Ansible: job", "* * * * * cmd"]
+    assert filters.cron_in_sync(lines, "job", "* * * * * cmd", "present")
+    assert not filters.cron_in_sync(lines, "job", "*/5 * * * * cmd", "present")
+    assert not filters.cron_in_sync(lines + lines, "job", "* * * * * cmd", "present")
+    assert not filters.cron_in_sync(["#Ansible: job"], "job", "* * * * * cmd", "present")
+    assert not filters.cron_in_sync(lines, "job", "", "absent")
+    assert filters.cron_in_sync(lines, "other", "", "absent")
