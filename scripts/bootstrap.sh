@@ -11,6 +11,7 @@ fail() { echo "bootstrap: $*" >&2; exit 1; }
 missing=""
 command -v docker >/dev/null 2>&1 && [ -x /usr/sbin/dockerd ] || missing="$missing docker.io"
 command -v mmdebstrap >/dev/null 2>&1 || missing="$missing mmdebstrap"
+[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"
 command -v ssh >/dev/null 2>&1 || missing="$missing openssh-client"
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$missing python3-venv"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"

@@ -40,7 +40,13 @@ def inventory_vars(host):
 
 @pytest.fixture
 def cluster_role(inventory_vars):
-    return inventory_vars.get("server_maintanence_cluster_role", "standalone")
+    """The role the README promises: an explicit variable, else the groups."""
+    if "server_maintanence_cluster_role" in inventory_vars:
+        return inventory_vars["server_maintanence_cluster_role"]
+    groups = set(inventory_vars.get("group_names", []))
+    if {"hubs", "agents"} <= groups:
+        return "both"
+    return "hub" if "hubs" in groups else "agent" if "agents" in groups else "standalone"
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ ENV_FILE = "/etc/server-monitoring/env"
 
 def test_group_membership_sets_the_cluster_role(host, cluster_role):
     groups = host.ansible.get_variables()["group_names"]
-    expected = "hub" if "hubs" in groups else "agent" if "agents" in groups else "standalone"
-    assert cluster_role == expected
+    assert cluster_role == ("hub" if "hubs" in groups else "agent")
     has_push = "server-maintanence cluster push" in crontab_entries(host)
-    assert has_push == (expected == "agent")
+    assert has_push == ("agents" in groups)
 
 
 def test_agents_push_in_different_minutes_within_the_interval(host):
