@@ -5,6 +5,7 @@ out independently of the role's templates: a test that re-rendered the
 role's own template would prove nothing.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -142,11 +143,17 @@ def snapshot(host, logs_content=True):
     return state + "\n" + host.check_output(LOGS_CONTENT) if logs_content else state
 
 
-@pytest.fixture
-def cron_paused(host):
+@contextlib.contextmanager
+def cron_frozen(host):
     """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares."""
     host.check_output("pkill -STOP -x cron")
     try:
         yield
     finally:
         host.check_output("pkill -CONT -x cron")
+
+
+@pytest.fixture
+def cron_paused(host):
+    with cron_frozen(host):
+        yield
