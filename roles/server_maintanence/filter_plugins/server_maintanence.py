@@ -22,6 +22,16 @@ _INSTALLER_LINE = re.compile(
 )
 _SPLAYABLE_MINUTE = re.compile(r"^\*/(\d+)$")
 
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
+_ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_SIZE = re.compile(r"[0-9]+[kMG]?")
+_MODE = re.compile(r"0?[0-7]{3}")
+_UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
+_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!*+,=%\[\]-]+")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
+_API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]+")
+PREFIX = "server_maintanence_"
+
 
 def _field_errors(text, name, low, high):
     errors = []
@@ -51,6 +61,82 @@ def cron_errors(schedule):
     errors = []
     for text, (name, low, high) in zip(fields, CRON_FIELDS):
         errors.extend(_field_errors(text, name, low, high))
+    return errors
+
+
+def _whole_number(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _matches(pattern, value):
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def input_errors(inputs):
+    """Every rule on the role's inputs that meta/argument_specs.yml cannot
+    express, checked on the controller. Returns one message per broken rule,
+    each naming its variable; [] when all hold. `inputs` maps the variable
+    names without their server_maintanence_ prefix to their values."""
+    errors = []
+
+    def fail(name, text):
+        errors.append("%s%s %s" % (PREFIX, name, text))
+
+    for name in ("project_dir", "logs_dir", "uv_path", "env_file"):
+        value = inputs[name]
+        if not _matches(_SAFE_PATH, value) or "/../" in value + "/":
+            fail(name, "must be an absolute path made of letters, digits and . _ - + / only "
+                       "(no spaces, newlines, '..' or shell metacharacters); got %r" % (value,))
+    for name in ("user", "group"):
+        if not _matches(_ACCOUNT, inputs[name]):
+            fail(name, "must be a plain account name like www-data; got %r" % (inputs[name],))
+    for name in ("health_check_schedule", "push_schedule", "auto_update_schedule", "inbox_schedule"):
+        problems = cron_errors(inputs[name])
+        if problems:
+            fail(name, "must be 5 numeric cron fields (minute 0-59, hour 0-23, day 1-31, month 1-12, "
+                       "weekday 0-7; each *, N, N-M, */S or N-M/S, comma-separated); got %r: %s"
+                 % (inputs[name], "; ".join(problems)))
+    for name, least in (("logrotate_rotate", 0), ("logrotate_history_rotate", 0),
+                        ("health_check_timeout", 1), ("push_timeout", 1),
+                        ("auto_update_timeout", 1), ("inbox_timeout", 1)):
+        number = _whole_number(inputs[name])
+        if number is None or number < least:
+            fail(name, "must be a whole number >= %d; got %r" % (least, inputs[name]))
+    for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
+                           ("logrotate_history_maxsize", False)):
+        value = inputs[name]
+        if not (_matches(_SIZE, value) or (optional and value == "")):
+            fail(name, "must be a size like 500k, 100M or 1G%s; got %r"
+                 % (" (or empty for none)" if optional else "", value))
+    for name in ("logs_dir_mode", "logrotate_create_mode"):
+        value = inputs[name]
+        if not _matches(_MODE, value) or value[-1] != "0":
+            fail(name, "must be an octal mode such as \"0750\" that gives others no access "
+                       "(logs hold hostnames and errors); got %r" % (value,))
+    for unit in inputs["logrotate_reopen_units"]:
+        if not _matches(_UNIT, unit.get("name")):
+            fail("logrotate_reopen_units", "entry %r is not a systemd service name such as "
+                                           "server-monitoring.service" % (unit.get("name"),))
+    if inputs["cluster_role"] in ("agent", "both"):
+        url = inputs.get("hub_url")
+        if not _matches(_URL, url):
+            fail("hub_url", "is required when %scluster_role is %s: an http:// or https:// URL "
+                            "without spaces, quotes or shell metacharacters; got %s"
+                 % (PREFIX, inputs["cluster_role"], "(unset)" if url is None else repr(url)))
+    if inputs["manage_env_file"]:
+        if not _matches(_INSTANCE_ID, inputs["instance_id"]):
+            fail("instance_id", "must be one word of letters, digits and . _ : -; got %r"
+                 % (inputs["instance_id"],))
+        key = inputs.get("hub_api_key")
+        if key is not None and not _matches(_API_KEY, key):
+            # Never echo the value: it is a secret.
+            fail("hub_api_key", "must be one line of letters, digits and . _ ~ + / = - (no spaces, "
+                                "quotes or shell metacharacters); its value is not shown")
     return errors
 
 
@@ -102,6 +188,7 @@ class FilterModule:
     def filters(self):
         return {
             "server_maintanence_cron_errors": cron_errors,
+            "server_maintanence_input_errors": input_errors,
             "server_maintanence_cron_fields": cron_fields,
             "server_maintanence_cron_splay": cron_splay,
             "server_maintanence_installer_lines": installer_lines,

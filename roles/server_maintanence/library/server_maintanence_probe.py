@@ -2,6 +2,7 @@
 """Read, in one round-trip, everything the role must know about a host."""
 
 import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -20,7 +21,11 @@ options:
   user: {description: App user to look up and whose crontab to read., type: str, required: true}
   group: {description: App group to look up., type: str, required: true}
   uv_path: {description: Path of uv to stat., type: str, required: true}
-  paths: {description: Further paths whose existence to report., type: list, elements: str, default: []}
+  paths:
+    description: Paths to stat (existence, mode, owner, group, and a file's SHA-1), so tasks whose target is already right can be skipped.
+    type: list
+    elements: str
+    default: []
 author: server-maintanence-ops
 """
 
@@ -62,9 +67,37 @@ def _cron_running():
     return False
 
 
+def _stat(path):
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    result = {"exists": True, "mode": "%04o" % stat.S_IMODE(info.st_mode),
+              "owner": _name(pwd.getpwuid, info.st_uid), "group": _name(grp.getgrgid, info.st_gid),
+              "isdir": stat.S_ISDIR(info.st_mode), "checksum": None}
+    if stat.S_ISREG(info.st_mode) and info.st_size < 1 << 20:
+        with open(path, "rb") as handle:
+            result["checksum"] = hashlib.sha1(handle.read()).hexdigest()
+    return result
+
+
+def _name(lookup, number):
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return str(number)
+
+
 def _systemctl(module, *args):
     rc, out, _ = module.run_command(["systemctl"] + list(args))
     return rc == 0, out.strip()
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def main():
@@ -109,7 +142,10 @@ def main():
         "systemd": systemd,
         "cron_running": _cron_running(),
         "services": services,
-        "paths": {path: os.path.lexists(path) for path in params["paths"]},
+        "paths": {path: _stat(path) for path in params["paths"]},
+        # An image or chroot may have no package lists at all: apt must fetch them.
+        "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
+                         for name in _listdir("/var/lib/apt/lists")),
     })
 
 
