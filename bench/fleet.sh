@@ -9,35 +9,17 @@
 #   SMBENCH_REPEAT=3 SMBENCH_FORKS=20 bench/fleet.sh
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-REPO=$(pwd)
-ANSIBLE_PLAYBOOK="$REPO/.venv/bin/ansible-playbook"
-PY="$REPO/.venv/bin/python"
-IMAGE=${SMBENCH_IMAGE:-local/debian:bookworm}
+. "$(dirname "$0")/lib.sh"
+bench_init fleet
 REPEAT=${SMBENCH_REPEAT:-2}
 FORKS=${SMBENCH_FORKS:-20}
 APT_JOBS=${SMBENCH_APT_JOBS:-4}          # concurrent apt-get updates (niced)
 RUN_TIMEOUT=${SMBENCH_RUN_TIMEOUT:-900}  # seconds, per ansible-playbook run
 SIZES=(1 3 10)
 PREFIX="smbench-fleet-$$"
-WORK=$(mktemp -d /tmp/smbench-fleet.XXXXXX)
+BENCH_PREFIX="$PREFIX-"
 HOSTS=()
 for i in $(seq 1 10); do HOSTS+=("$PREFIX-$i"); done
-
-cleanup() {
-    local ids
-    ids=$(docker ps -aq --filter "name=^$PREFIX-" 2>/dev/null || true)
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-export ANSIBLE_CONFIG="$REPO/ansible.cfg"
-export ANSIBLE_ROLES_PATH="$REPO/roles"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-
-log() { printf '[fleet %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 inventory() {  # inventory N: the first N hosts as an ad-hoc inventory string
     local IFS=,
@@ -63,12 +45,8 @@ run_play() {   # run_play LABEL N PLAYBOOK: one timed run against the first N ho
     timeout "$RUN_TIMEOUT" "$ANSIBLE_PLAYBOOK" -i "$(inventory "$n")" -c community.docker.docker \
         --forks "$FORKS" "$play" >"$out" 2>&1 || rc=$?
     t1=$(date +%s.%N)
-    if [ "$rc" -ne 0 ]; then
-        log "run $label #$k failed (rc=$rc); last lines of its output:"
-        tail -n 40 "$out" >&2
-        exit 1
-    fi
-    secs=$("$PY" -c "print(f'{$t1 - $t0:.2f}')")
+    [ "$rc" -eq 0 ] || bench_failed "run $label #$k" "$rc" "$out" 40
+    secs=$(bench_elapsed "$t0" "$t1")
     echo "$label $n $secs $(grep -c 'changed=[1-9]' "$out" || true)" >> "$WORK/times"
     log "$label ($n hosts) #$k: ${secs}s"
 }
@@ -76,8 +54,7 @@ run_play() {   # run_play LABEL N PLAYBOOK: one timed run against the first N ho
 # --------------------------------------------------------------- containers --
 log "starting ${#HOSTS[@]} containers from $IMAGE"
 for h in "${HOSTS[@]}"; do
-    docker run -d --name "$h" --network host "$IMAGE" sleep infinity >/dev/null
-    docker exec "$h" sh -c 'printf "#!/bin/sh\nexit 0\n" > /usr/local/bin/uv && chmod 0755 /usr/local/bin/uv'
+    bench_start "$h"
 done
 
 log "apt-get update in every container ($APT_JOBS at a time, niced)"

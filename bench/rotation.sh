@@ -17,40 +17,26 @@
 # LOST n (the role promises LOSSLESS there).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-REPO=$(pwd)
-ANSIBLE_PLAYBOOK="$REPO/.venv/bin/ansible-playbook"
+. "$(dirname "$0")/lib.sh"
+bench_init rotation rot
 SIZE_MB=${1:-1024}
 RATE=${SMBENCH_RATE:-500}                 # writer lines per second
 IMAGE=${SMBENCH_IMAGE:-local/debian-systemd:bookworm}
 NAME=smbench-rot
+BENCH_CONTAINERS=("$NAME")
 LOGS=/opt/server-monitoring/logs
 CONF=/etc/logrotate.d/server-maintanence
 LIB=/usr/local/lib/smbench
 BIG=/var/tmp/smbench-big.log
 COUNT_FILE=/tmp/smbench-writer.count
 CASES=${SMBENCH_CASES:-"reopen:gzip reopen:zstd copytruncate:gzip copytruncate:zstd"}
-WORK=$(mktemp -d /tmp/smbench-rot.XXXXXX)
 
 case "$SIZE_MB" in ''|*[!0-9]*) echo "usage: $0 [SIZE_MB]" >&2; exit 2;; esac
 # Every step below is bounded; this bounds the slow ones by the size.
 STEP_TIMEOUT=$(( 300 + SIZE_MB ))
 
-cleanup() {
-    docker rm -f "$NAME" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-export ANSIBLE_CONFIG="$REPO/ansible.cfg"
-export ANSIBLE_ROLES_PATH="$REPO/roles"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-
-log() { printf '[rotation %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 dx() { timeout "$STEP_TIMEOUT" docker exec "$NAME" "$@"; }
 put() { timeout 60 docker exec -i "$NAME" sh -c "mkdir -p \"\$(dirname '$1')\" && cat > '$1' && chmod ${2:-0644} '$1'"; }
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 # ---------------------------------------------------------------- container --
 if docker inspect "$NAME" >/dev/null 2>&1; then
@@ -71,9 +57,8 @@ case "$state" in
     *) log "systemd did not come up (state: ${state:-none})"; docker logs "$NAME" 2>&1 | tail -20 >&2; exit 1;;
 esac
 
-log "apt-get update in the container"
-dx apt-get update -qq
-dx sh -c 'printf "#!/bin/sh\nexit 0\n" > /usr/local/bin/uv && chmod 0755 /usr/local/bin/uv'
+bench_apt_update "$NAME"
+bench_uv_stub "$NAME"
 
 # ------------------------------------------------------- in-container tools --
 put "$LIB/writer.py" <<'PYEOF'

@@ -9,30 +9,15 @@
 # Needs: docker, local/debian:bookworm, .venv (ansible-playbook, community.docker).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-REPO=$(pwd)
-ANSIBLE_PLAYBOOK="$REPO/.venv/bin/ansible-playbook"
-PY="$REPO/.venv/bin/python"
-IMAGE=${SMBENCH_IMAGE:-local/debian:bookworm}
+. "$(dirname "$0")/lib.sh"
+bench_init speed
 REPEAT=${SMBENCH_REPEAT:-3}
 RUN_TIMEOUT=${SMBENCH_RUN_TIMEOUT:-600}   # seconds, per ansible-playbook run
 NAME="smbench-speed-$$"
-WORK=$(mktemp -d /tmp/smbench-speed.XXXXXX)
+BENCH_CONTAINERS=("$NAME")
 
-cleanup() {
-    docker rm -f "$NAME" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-export ANSIBLE_CONFIG="$REPO/ansible.cfg"
-export ANSIBLE_ROLES_PATH="$REPO/roles"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 export ANSIBLE_CALLBACK_PLUGINS="$WORK/callbacks"
 export ANSIBLE_CALLBACKS_ENABLED=smbench_count
-
-log() { printf '[speed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # ------------------------------------------------------------ scratch files --
 mkdir -p "$WORK/callbacks"
@@ -117,25 +102,18 @@ run_play() {
         timeout "$RUN_TIMEOUT" "$ANSIBLE_PLAYBOOK" -i "$NAME," -c community.docker.docker \
         "$play" "$@" >"$out" 2>&1 || rc=$?
     t1=$(date +%s.%N)
-    if [ "$rc" -ne 0 ]; then
-        log "run $label #$n failed (rc=$rc); last lines of its output:"
-        tail -n 30 "$out" >&2
-        exit 1
-    fi
+    [ "$rc" -eq 0 ] || bench_failed "run $label #$n" "$rc" "$out" 30
     local secs
-    secs=$("$PY" -c "print(f'{$t1 - $t0:.2f}')")
+    secs=$(bench_elapsed "$t0" "$t1")
     echo "$label $secs" >> "$WORK/times"
     log "$label #$n: ${secs}s ($(grep -o 'ok=[0-9]* *changed=[0-9]*' "$out" | tail -1))"
 }
 
 # ---------------------------------------------------------------- container --
 log "starting $NAME from $IMAGE"
-docker run -d --name "$NAME" --network host "$IMAGE" sleep infinity >/dev/null
-docker exec "$NAME" sh -c 'id www-data >/dev/null
-    install -m 0755 /dev/null /usr/local/bin/uv
-    printf "#!/bin/sh\nexit 0\n" > /usr/local/bin/uv'
-log "apt-get update in the container"
-docker exec "$NAME" timeout 300 apt-get update -qq
+bench_start "$NAME"
+docker exec "$NAME" id www-data >/dev/null
+bench_apt_update "$NAME"
 
 SITE="$REPO/playbooks/site.yml"
 
@@ -153,6 +131,10 @@ for _ in $(seq "$REPEAT"); do
     run_play idempotent "$SITE"
     ANSIBLE_PIPELINING=false run_play idem_pipe_off "$SITE"
     ANSIBLE_PIPELINING=true  run_play idem_pipe_on  "$SITE"
+    # A converge on a typical Debian server, where cron and logrotate are
+    # already installed (state=absent keeps packages and logs).
+    run_play uninstall "$SITE" -e server_maintanence_state=absent
+    run_play reconverge "$SITE"
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -204,6 +186,7 @@ rows = [
     ("floor_min", "(e) floor: gather_subset [min]"),
     ("floor_none", "(e) floor: gather_subset [!all, !min]"),
     ("converge", "(b) first converge (fresh, after apt-get update)"),
+    ("reconverge", "(b') converge with cron+logrotate installed"),
     ("idempotent", f"(c) idempotent re-run (repo cfg: pipelining {cfg_pipelining})"),
     ("idem_pipe_off", "(d) idempotent, ANSIBLE_PIPELINING=false"),
     ("idem_pipe_on", "(d) idempotent, ANSIBLE_PIPELINING=true"),
@@ -224,6 +207,9 @@ conv = med("converge") / floor
 idem = med("idempotent") / floor
 print(f"converge / floor   = {conv:.2f}x  (target <= 3.0x): {'meets' if conv <= 3.0 else 'misses'}")
 print(f"idempotent / floor = {idem:.2f}x  (target <= 1.5x): {'meets' if idem <= 1.5 else 'misses'}")
+reconv = med("reconverge") / floor
+print(f"converge with cron+logrotate installed / floor = {reconv:.2f}x  (target <= 3.0x): "
+      f"{'meets' if reconv <= 3.0 else 'misses'}")
 print(f"pipelining off / on (idempotent) = {med('idem_pipe_off') / med('idem_pipe_on'):.2f}x")
 print(f"idempotent / floor with gather_subset [min]       = {med('idempotent') / med('floor_min'):.2f}x")
 print(f"idempotent / floor with gather_subset [!all,!min] = {med('idempotent') / med('floor_none'):.2f}x")
