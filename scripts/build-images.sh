@@ -17,8 +17,13 @@ build() {
     return 0
   fi
   echo "building $tag from Debian $suite"
-  mmdebstrap --quiet --variant=apt --include="$include" "$@" "$suite" - "$mirror" \
-    | docker import "${change[@]}" - "$tag" >/dev/null
+  # Checked explicitly: set -e does not apply inside the `||` that runs builds.
+  if ! mmdebstrap --quiet --variant=apt --include="$include" "$@" "$suite" - "$mirror" \
+      | docker import "${change[@]}" - "$tag" >/dev/null; then
+    echo "building $tag failed" >&2
+    docker image rm -f "$tag" >/dev/null 2>&1 || true
+    return 1
+  fi
   echo "built $tag"
 }
 
@@ -46,6 +51,18 @@ image() {
 if [ $# -eq 0 ]; then
   set -- bookworm bullseye trixie systemd sshd
 fi
+# Builds mostly wait on the mirror, so up to three run at once.
+jobs_max=${IMAGE_BUILD_JOBS:-3}
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 for name in "$@"; do
-  image "$name"
+  ( image "$name" || echo "$name" >> "$failures" ) &
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+    wait -n || true
+  done
 done
+wait
+if [ -s "$failures" ]; then
+  echo "image build failed: $(tr '\n' ' ' < "$failures")" >&2
+  exit 1
+fi
