@@ -187,7 +187,6 @@ def cron_in_sync(lines, name, line, state):
 class FilterModule:
     def filters(self):
         return {
-            "server_maintanence_cron_errors": cron_errors,
             "server_maintanence_input_errors": input_errors,
             "server_maintanence_cron_fields": cron_fields,
             "server_maintanence_cron_splay": cron_splay,
