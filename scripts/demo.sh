@@ -18,6 +18,8 @@ fi
 show() { printf '\n=== %s\n' "$1"; shift; docker exec "$name" sh -c "$*"; }
 show "crontab of www-data" "crontab -l -u www-data"
 show "/etc/logrotate.d/server-maintanence" "cat /etc/logrotate.d/server-maintanence"
-show "logrotate -d summary" "logrotate -d -s /dev/null /etc/logrotate.d/server-maintanence 2>&1 | grep -E '^(error|rotating pattern|considering log|  log does not exist|  Now:)' ; logrotate -d -s /dev/null /etc/logrotate.d/server-maintanence 2>&1 | grep -c '^error:' | sed 's/^/errors: /'"
+show "logrotate -d summary" "out=\$(logrotate -d -s /dev/null /etc/logrotate.d/server-maintanence 2>&1);
+  printf '%s\n' \"\$out\" | grep -E '^(error|rotating pattern|considering log|  log does not exist|  Now:)';
+  echo \"errors: \$(printf '%s\n' \"\$out\" | grep -c '^error:')\""
 show "logs directory" "ls -ld /opt/server-monitoring/logs"
 printf '\nThe container %s keeps running; remove it with: docker rm -f %s\n' "$name" "$name"

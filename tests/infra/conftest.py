@@ -123,17 +123,18 @@ def recap(output):
     return totals
 
 
-ROLE_STATE = (
-    "crontab -l -u {user} 2>&1; "
-    "for d in /etc/logrotate.d /etc/cron.hourly /etc/server-monitoring; do "
-    "[ -e $d ] && find $d -printf '%p %m %u:%g %s\\n' | sort; "
-    "[ -e $d ] && find $d -type f -exec sha256sum {{}} + | sort; done; "
-    "stat -c '%n %a %U:%G' {logs} 2>&1; true"
-).format(user=APP_USER, logs=LOGS)
-LOGS_CONTENT = (
-    "find {logs} -printf '%p %m %u:%g %s\\n' | sort; "
-    "find {logs} -type f -exec sha256sum {{}} + | sort; true"
-).format(logs=LOGS)
+def _listing(paths):
+    """Shell that prints each existing path's tree: mode, owner, size, hashes."""
+    return (
+        "for d in %s; do [ -e $d ] || continue; "
+        "find $d -printf '%%p %%m %%u:%%g %%s\\n' | sort; "
+        "find $d -type f -exec sha256sum {} + | sort; done; true" % " ".join(paths)
+    )
+
+
+ROLE_STATE = "crontab -l -u {user} 2>&1; {files}; stat -c '%n %a %U:%G' {logs} 2>&1; true".format(
+    user=APP_USER, files=_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring"]), logs=LOGS)
+LOGS_CONTENT = _listing([LOGS])
 
 
 def snapshot(host, logs_content=True):

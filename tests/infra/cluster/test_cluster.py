@@ -3,6 +3,7 @@
 import os
 import re
 
+import pytest
 import testinfra
 
 from conftest import APP_USER, crontab_entries, job_command, run_site
@@ -17,16 +18,21 @@ def test_group_membership_sets_the_cluster_role(host, cluster_role):
     assert has_push == ("agents" in groups)
 
 
-def test_agents_push_in_different_minutes_within_the_interval(host):
+@pytest.fixture(scope="module")
+def push_minutes():
+    """The minute field of each agent's push entry, read once for the module."""
     minutes = {}
     for name in ("sm-agent1", "sm-agent2"):
         agent = testinfra.get_host("ansible://%s?ansible_inventory=%s" % (
             name, os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])))
-        line = crontab_entries(agent)["server-maintanence cluster push"]
-        minutes[name] = line.split()[0]
-    for minute in minutes.values():
+        minutes[name] = crontab_entries(agent)["server-maintanence cluster push"].split()[0]
+    return minutes
+
+
+def test_agents_push_in_different_minutes_within_the_interval(push_minutes):
+    for minute in push_minutes.values():
         assert re.fullmatch(r"[0-4]-59/5", minute)
-    assert minutes["sm-agent1"] != minutes["sm-agent2"]
+    assert push_minutes["sm-agent1"] != push_minutes["sm-agent2"]
 
 
 def test_env_file_holds_the_cluster_keys_with_safe_modes(host, cluster_role, inventory_vars):
