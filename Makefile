@@ -2,9 +2,15 @@
 SHELL := /bin/sh
 VENV := .venv
 BIN := $(VENV)/bin
-SCENARIOS := default systemd distros cluster ssh
+SCENARIOS := default systemd distros cluster ssh upstream
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
+# The app commit the role is proven against, pinned in tests/upstream/app.env;
+# `make images molecule-upstream UPSTREAM_COMMIT=<sha> UPSTREAM_CONTENT_SHA256=<digest>`
+# proves it against another one.
+UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.env)
+export UPSTREAM_COMMIT
+export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
 .PHONY: help demo test host venv images lint unit molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
@@ -28,14 +34,15 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-images: ## build every test image (skips existing tags)
+images: venv ## build every test image (skips existing tags)
 	scripts/build-images.sh
 
 lint: venv ## yamllint, then ansible-lint with the production profile
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 
-unit: venv ## controller-side unit tests (filters, docs, workflow)
+unit: venv ## controller-side unit tests (filters, docs, workflow, the app contract)
+	scripts/fetch-upstream.sh >/dev/null
 	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/unit.xml tests/unit
 
 molecule: venv ## one scenario: make molecule SCENARIO=default

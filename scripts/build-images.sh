@@ -2,10 +2,11 @@
 # Build the local test images with mmdebstrap + `docker import`; no registry is
 # ever contacted. An image whose tag already exists is skipped.
 #
-#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd
+#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream
 #   (no NAME: every image)
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base_packages=python3,python3-apt,procps,sudo
 
@@ -27,6 +28,82 @@ build() {
   echo "built $tag"
 }
 
+# mmdebstrap customize hook (run by sh, $1 is the new root) that deploys the app
+# as its docs/Deployment.md, Option 2, sections 2.1-2.4 do on a bare-metal host.
+# Reads APP_TARBALL, APP_UV and the build host's proxy variables.
+deploy_app_hook=$(cat <<'HOOK'
+set -eu
+umask 022
+root=$1 app=/opt/server-monitoring uv=/var/www/.local/bin/uv
+as_www() { chroot "$root" runuser -u www-data -- env -i HOME=/var/www PATH=/usr/bin:/bin "$@"; }
+
+# 2.1, with the modes a `git clone` leaves rather than the archive's 0664.
+mkdir "$root$app"
+tar -xzf "$APP_TARBALL" -C "$root$app" --strip-components=1 --no-same-owner --no-same-permissions
+# The tree pins 3.10, which bookworm lacks and uv may not download: pin the system's.
+chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' > "$root$app/.python-version"
+chroot "$root" chown -R www-data:www-data "$app"
+# Where uv's installer, run as www-data, puts it; the app's resolve_uv looks there first.
+chroot "$root" install -d -o www-data -g www-data /var/www /var/www/.local /var/www/.local/bin
+install -m 0755 "$APP_UV" "$root$uv"
+chroot "$root" chown www-data:www-data "$uv"
+# PyPI is reached with the build host's CA bundle and proxy; the image's bundle may lack its CA.
+cp /etc/ssl/certs/ca-certificates.crt "$root/tmp/build-ca.crt"
+as_www UV_PYTHON_DOWNLOADS=never SSL_CERT_FILE=/tmp/build-ca.crt \
+  ${http_proxy:+"http_proxy=$http_proxy"} ${https_proxy:+"https_proxy=$https_proxy"} \
+  ${HTTP_PROXY:+"HTTP_PROXY=$HTTP_PROXY"} ${HTTPS_PROXY:+"HTTPS_PROXY=$HTTPS_PROXY"} \
+  ${no_proxy:+"no_proxy=$no_proxy"} ${NO_PROXY:+"NO_PROXY=$NO_PROXY"} \
+  sh -c "cd $app && exec $uv sync --frozen --no-dev --extra prod"
+rm "$root/tmp/build-ca.crt"
+# The venv has its own links to the files uv downloaded, so the cache is dead weight.
+as_www "$uv" cache clean
+
+# 2.2
+mkdir "$root/etc/server-monitoring"
+key=$(tr -dc A-Za-z0-9 < /dev/urandom | head -c 50)
+printf 'DJANGO_SECRET_KEY=%s\nDJANGO_DEBUG=0\nDJANGO_ALLOWED_HOSTS=127.0.0.1,localhost\n' "$key" \
+  > "$root/etc/server-monitoring/env"
+chroot "$root" chown root:www-data /etc/server-monitoring/env
+chmod 0640 "$root/etc/server-monitoring/env"
+
+# 2.3, without the build host's CA or proxy: uv run must find everything in place.
+as_www sh -c "cd $app && set -a && . /etc/server-monitoring/env && set +a &&
+  $uv run python manage.py migrate --noinput &&
+  $uv run python manage.py collectstatic --noinput"
+
+# 2.4
+cp "$root$app/deploy/systemd/server-monitoring.service" \
+  "$root$app/deploy/systemd/server-monitoring-inbox.service" "$root/etc/systemd/system/"
+chroot "$root" systemctl enable server-monitoring.service server-monitoring-inbox.service
+
+# The app's own crontab installer. Its prompts, in order: schedule (1: */5),
+# auto-update (y), show the crontab (n). INSTALL_AUTO_ACCEPT would answer the
+# auto-update one with its default, no, so the answers come on stdin.
+printf '1\ny\nn\n' | as_www PROJECT_DIR=$app UV_BIN=$uv bash "$app/bin/install/cron.sh" >/dev/null
+# It exits 0 whatever happened.
+crontab=$(chroot "$root" crontab -l -u www-data)
+for line in "$uv run .*# server-maintanence health check" \
+    "$app/bin/update.sh .*# server-maintanence auto-update"; do
+  printf '%s\n' "$crontab" | grep -q "^\*/5 \* \* \* \* cd $app && $line\$" \
+    || { echo "cron.sh did not install: $line" >&2; exit 1; }
+done
+HOOK
+)
+
+# The real app at the commit tests/upstream/app.env pins, on a stock Debian
+# server (cron and logrotate present) that boots systemd.
+upstream() {
+  local tarball commit uv=$root/.venv/bin/uv
+  [ -x "$uv" ] || { echo "no $uv: run 'make venv' first" >&2; return 1; }
+  tarball=$("$root/scripts/fetch-upstream.sh" | tail -n 1) || return 1
+  commit=${tarball##*/server-monitoring-}
+  commit=${commit%.tar.gz}
+  change=(--change 'CMD ["/lib/systemd/systemd"]')
+  APP_TARBALL=$tarball APP_UV=$uv build "local/server-monitoring:${commit:0:12}" bookworm \
+    "$base_packages,systemd,systemd-sysv,cron,logrotate,ca-certificates,curl" \
+    --customize-hook="$deploy_app_hook"
+}
+
 image() {
   change=()
   case $1 in
@@ -38,18 +115,21 @@ image() {
     sshd)
       # An unprivileged "deploy" user with passwordless sudo, as on a real fleet;
       # its public key is bind-mounted by the ssh scenario at run time.
+      # shellcheck disable=SC2016 # mmdebstrap expands "$1", the new root
       build local/debian-sshd:bookworm bookworm "$base_packages,openssh-server" \
         --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash deploy' \
         --customize-hook='echo "deploy ALL=(ALL) NOPASSWD: ALL" > "$1/etc/sudoers.d/deploy"' \
         --customize-hook='chmod 0440 "$1/etc/sudoers.d/deploy"' ;;
+    upstream)
+      upstream ;;
     *)
-      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd)" >&2
+      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd upstream)" >&2
       return 2 ;;
   esac
 }
 
 if [ $# -eq 0 ]; then
-  set -- bookworm bullseye trixie systemd sshd
+  set -- bookworm bullseye trixie systemd sshd upstream
 fi
 # Builds mostly wait on the mirror, so up to three run at once.
 jobs_max=${IMAGE_BUILD_JOBS:-3}

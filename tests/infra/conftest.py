@@ -13,15 +13,20 @@ import re
 import shlex
 import subprocess
 
+import sys
+
 import pytest
+import testinfra
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SITE = REPO / "playbooks" / "site.yml"
+# The app's source is the judge of what the role relies on.
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+import upstream_app  # noqa: E402  pylint: disable=wrong-import-position
 
 APP_DIR = "/opt/server-monitoring"
 LOGS = APP_DIR + "/logs"
 APP_USER = "www-data"
-UV = "/usr/local/bin/uv"
 LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
 # cron's environment: no login shell, a minimal PATH.
 CRON_ENV = "env -i PATH=/usr/bin:/bin SHELL=/bin/sh LOGNAME={0} HOME=/var/www SM_VIA=test".format(APP_USER)
@@ -32,6 +37,29 @@ JOB_LOGS = {
     "server-maintanence auto-update": "update.log",
     "server-maintanence inbox drain": "inbox.log",
 }
+
+
+@pytest.fixture(scope="session")
+def app():
+    """Facts read from the pinned app's source."""
+    return upstream_app.UpstreamApp(upstream_app.tarball())
+
+
+def molecule_host(name):
+    """A testinfra host for one platform of the running scenario."""
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (
+        name, os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])))
+
+
+def uv_on(host, app):
+    """The uv the app's own installer would pick on this host: the first
+    executable file in its search order, the app user's home first."""
+    home = host.user(APP_USER).home
+    for candidate in app.uv_candidates():
+        path = home + candidate[1:] if candidate.startswith("~/") else candidate
+        if host.run("test -f %s -a -x %s", path, path).rc == 0:
+            return path
+    raise AssertionError("no uv where the app looks: %s" % app.uv_candidates())
 
 
 @pytest.fixture

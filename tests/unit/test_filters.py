@@ -125,3 +125,45 @@ def test_a_bad_api_key_is_refused_without_printing_it():
     errors = filters.input_errors(dict(GOOD_INPUTS, manage_env_file=True, hub_api_key=secret))
     assert len(errors) == 1 and errors[0].startswith("server_maintanence_hub_api_key ")
     assert secret not in errors[0] and "s3cret" not in errors[0]
+
+
+def test_an_empty_uv_path_means_find_it_on_the_host():
+    assert filters.input_errors(dict(GOOD_INPUTS, uv_path="")) == []
+
+
+CLUSTER = {"cluster_role": "standalone", "hub_url": "http://hub.internal:8000", "instance_id": "web1",
+           "hub_api_key": None, "api_key_auth_enabled": True, "hub_ssrf_allowed": True,
+           "ssrf_allowed_hosts": None}
+
+
+def test_a_standalone_host_gets_no_env_lines():
+    assert filters.env_lines(CLUSTER) == {}
+
+
+@pytest.mark.parametrize("enabled, value", [(True, "1"), (False, "0")])
+def test_a_hub_gets_api_key_auth_as_one_or_zero(enabled, value):
+    assert filters.env_lines(dict(CLUSTER, cluster_role="hub", api_key_auth_enabled=enabled)) == {
+        "API_KEY_AUTH_ENABLED": value}
+
+
+def test_an_agent_gets_its_hub_its_id_its_key_and_the_hub_allowed():
+    lines = filters.env_lines(dict(CLUSTER, cluster_role="agent", hub_api_key="k-1"))
+    assert lines == {"HUB_URL": "http://hub.internal:8000", "INSTANCE_ID": "web1", "HUB_API_KEY": "k-1",
+                     "SSRF_ALLOWED_HOSTS": "hub.internal"}
+
+
+def test_the_hub_is_added_to_the_allowed_hosts_once_and_the_others_kept():
+    agent = dict(CLUSTER, cluster_role="agent", hub_url="https://Hub.Internal/")
+    assert filters.env_lines(dict(agent, ssrf_allowed_hosts="ollama.lan, 10.0.1.5"))[
+        "SSRF_ALLOWED_HOSTS"] == "ollama.lan,10.0.1.5,hub.internal"
+    assert filters.env_lines(dict(agent, ssrf_allowed_hosts="hub.internal,x"))["SSRF_ALLOWED_HOSTS"] == "hub.internal,x"
+
+
+def test_an_agent_without_a_key_or_the_ssrf_opt_in_gets_neither_line():
+    lines = filters.env_lines(dict(CLUSTER, cluster_role="agent", hub_ssrf_allowed=False))
+    assert set(lines) == {"HUB_URL", "INSTANCE_ID"}
+
+
+def test_both_gets_the_agent_and_the_hub_lines():
+    lines = filters.env_lines(dict(CLUSTER, cluster_role="both", hub_api_key="k"))
+    assert set(lines) == {"HUB_URL", "INSTANCE_ID", "HUB_API_KEY", "SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED"}

@@ -6,6 +6,7 @@ comparing a crontab costs no round-trip to the host.
 
 import hashlib
 import re
+from urllib.parse import urlsplit
 
 CRON_FIELDS = (
     ("minute", 0, 59),
@@ -27,9 +28,12 @@ _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _SIZE = re.compile(r"[0-9]+[kMG]?")
 _MODE = re.compile(r"0?[0-7]{3}")
 _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
-_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!*+,=%\[\]-]+")
+# Env file values are written unquoted, so they may hold only characters that
+# python-dotenv, systemd's EnvironmentFile= and sh (`set -a; . file`) all read
+# literally: no quotes, spaces, $, `, \, ~ or ;.
+_URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
-_API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]+")
+_API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
 PREFIX = "server_maintanence_"
 
 
@@ -89,6 +93,8 @@ def input_errors(inputs):
 
     for name in ("project_dir", "logs_dir", "uv_path", "env_file"):
         value = inputs[name]
+        if name == "uv_path" and value == "":
+            continue  # empty: found on the host the way the app's installer finds it
         if not _matches(_SAFE_PATH, value) or "/../" in value + "/":
             fail(name, "must be an absolute path made of letters, digits and . _ - + / only "
                        "(no spaces, newlines, '..' or shell metacharacters); got %r" % (value,))
@@ -135,9 +141,37 @@ def input_errors(inputs):
         key = inputs.get("hub_api_key")
         if key is not None and not _matches(_API_KEY, key):
             # Never echo the value: it is a secret.
-            fail("hub_api_key", "must be one line of letters, digits and . _ ~ + / = - (no spaces, "
+            fail("hub_api_key", "must be one line of letters, digits and . _ + / = - (no spaces, "
                                 "quotes or shell metacharacters); its value is not shown")
     return errors
+
+
+def env_lines(settings):
+    """The KEY -> value lines the role keeps in the app's env file, each value
+    in the form the app's config/settings.py parses (checked against the app's
+    source by tests/unit/test_upstream_contract.py).
+
+    `settings` holds cluster_role, hub_url, instance_id, hub_api_key (None:
+    not managed), api_key_auth_enabled, hub_ssrf_allowed, and
+    ssrf_allowed_hosts: the SSRF_ALLOWED_HOSTS value now on the host (None:
+    no such line), whose entries are kept.
+    """
+    lines = {}
+    if settings["cluster_role"] in ("agent", "both"):
+        lines["HUB_URL"] = settings["hub_url"]
+        lines["INSTANCE_ID"] = settings["instance_id"]
+        if settings.get("hub_api_key") is not None:
+            lines["HUB_API_KEY"] = settings["hub_api_key"]
+        if settings["hub_ssrf_allowed"]:
+            # push_to_hub refuses a hub on a private or loopback address unless
+            # its host name is listed here; a fleet's hub usually is one.
+            hosts = [h.strip() for h in (settings.get("ssrf_allowed_hosts") or "").split(",") if h.strip()]
+            hub_host = urlsplit(settings["hub_url"]).hostname
+            lines["SSRF_ALLOWED_HOSTS"] = ",".join(hosts + ([hub_host] if hub_host not in hosts else []))
+    if settings["cluster_role"] in ("hub", "both"):
+        # The app turns auth on only for exactly "1".
+        lines["API_KEY_AUTH_ENABLED"] = "1" if settings["api_key_auth_enabled"] else "0"
+    return lines
 
 
 def cron_fields(schedule):
@@ -192,4 +226,5 @@ class FilterModule:
             "server_maintanence_cron_splay": cron_splay,
             "server_maintanence_installer_lines": installer_lines,
             "server_maintanence_cron_in_sync": cron_in_sync,
+            "server_maintanence_env_lines": env_lines,
         }

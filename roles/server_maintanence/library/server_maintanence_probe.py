@@ -20,7 +20,25 @@ description:
 options:
   user: {description: App user to look up and whose crontab to read., type: str, required: true}
   group: {description: App group to look up., type: str, required: true}
-  uv_path: {description: Path of uv to stat., type: str, required: true}
+  uv_path:
+    description:
+      - Path of uv to stat. Empty to search O(uv_candidates) in order and take
+        the first executable file, as the app's installer does.
+    type: str
+    default: ''
+  uv_candidates:
+    description:
+      - Where to look for uv when O(uv_path) is empty; a leading C(~/) means
+        the app user's home. With none found, the first is reported (absent).
+    type: list
+    elements: str
+    default: []
+  env_file: {description: The app's env file., type: str, default: ''}
+  env_keys:
+    description: Keys whose current value in O(env_file) is reported; never pass a secret's key.
+    type: list
+    elements: str
+    default: []
   paths:
     description: Paths to stat (existence, mode, owner, group, and a file's SHA-1), so tasks whose target is already right can be skipped.
     type: list
@@ -46,14 +64,42 @@ def _account(lookup, name):
         return False
 
 
-def _uv(path):
+def _uv(path, candidates, home):
+    """The uv the cron entries will run: `path` when given, else the first
+    executable regular file among `candidates` (stat follows symlinks, as the
+    app's resolve_uv does), else the first candidate, reported absent."""
+    searched = [home + c[1:] if c.startswith("~/") else c for c in candidates]
+    if not path:
+        path = next((c for c in searched if _executable(c)), searched[0] if searched else "")
+    found = {"path": path, "discovered": path in searched, "searched": searched}
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        return {"exists": False, "mode": None, "unsafe": False}
+    except (FileNotFoundError, NotADirectoryError):
+        return dict(found, exists=False, mode=None, unsafe=False)
     mode = stat.S_IMODE(info.st_mode)
-    return {"exists": True, "mode": "%04o" % mode,
-            "unsafe": bool(mode & (stat.S_IWGRP | stat.S_IWOTH))}
+    return dict(found, exists=True, mode="%04o" % mode,
+                unsafe=bool(mode & (stat.S_IWGRP | stat.S_IWOTH)))
+
+
+def _executable(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and bool(info.st_mode & 0o111)
+
+
+def _env_values(path, keys):
+    """{key: its last value in the env file, or None}: KEY=value lines."""
+    values = dict.fromkeys(keys)
+    if not keys or not os.path.isfile(path):
+        return values
+    with open(path) as handle:
+        for line in handle:
+            key, sep, value = line.strip().partition("=")
+            if sep and key.strip() in values:
+                values[key.strip()] = value.strip().strip("'\"")
+    return values
 
 
 def _cron_running():
@@ -105,7 +151,10 @@ def main():
         argument_spec={
             "user": {"type": "str", "required": True},
             "group": {"type": "str", "required": True},
-            "uv_path": {"type": "str", "required": True},
+            "uv_path": {"type": "str", "default": ""},
+            "uv_candidates": {"type": "list", "elements": "str", "default": []},
+            "env_file": {"type": "str", "default": ""},
+            "env_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "paths": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
@@ -114,6 +163,7 @@ def main():
     commands = {name: shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin") is not None
                 for name in COMMANDS}
     user_exists = _account(pwd.getpwnam, params["user"])
+    home = pwd.getpwnam(params["user"]).pw_dir if user_exists else "/nonexistent"
     systemd = os.path.isdir("/run/systemd/system")
 
     crontab = []
@@ -136,7 +186,8 @@ def main():
     module.exit_json(changed=False, probe={
         "user_exists": user_exists,
         "group_exists": _account(grp.getgrnam, params["group"]),
-        "uv": _uv(params["uv_path"]),
+        "uv": _uv(params["uv_path"], params["uv_candidates"], home),
+        "env": _env_values(params["env_file"], params["env_keys"]),
         "commands": commands,
         "crontab": crontab,
         "systemd": systemd,

@@ -1,12 +1,10 @@
 """Hub and agents: group mapping, staggered pushes, the env file and its secret."""
 
-import os
 import re
 
 import pytest
-import testinfra
 
-from conftest import APP_USER, crontab_entries, job_command, run_site
+from conftest import APP_USER, crontab_entries, job_command, molecule_host, run_site
 
 ENV_FILE = "/etc/server-monitoring/env"
 
@@ -21,12 +19,8 @@ def test_group_membership_sets_the_cluster_role(host, cluster_role):
 @pytest.fixture(scope="module")
 def push_minutes():
     """The minute field of each agent's push entry, read once for the module."""
-    minutes = {}
-    for name in ("sm-agent1", "sm-agent2"):
-        agent = testinfra.get_host("ansible://%s?ansible_inventory=%s" % (
-            name, os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])))
-        minutes[name] = crontab_entries(agent)["server-maintanence cluster push"].split()[0]
-    return minutes
+    return {name: crontab_entries(molecule_host(name))["server-maintanence cluster push"].split()[0]
+            for name in ("sm-agent1", "sm-agent2")}
 
 
 def test_agents_push_in_different_minutes_within_the_interval(push_minutes):
@@ -35,19 +29,28 @@ def test_agents_push_in_different_minutes_within_the_interval(push_minutes):
     assert push_minutes["sm-agent1"] != push_minutes["sm-agent2"]
 
 
-def test_env_file_holds_the_cluster_keys_with_safe_modes(host, cluster_role, inventory_vars):
+def env_values(host):
+    """{KEY: value} of the app's env file, read with the app's own parser's rules."""
+    return dict(line.split("=", 1) for line in host.file(ENV_FILE).content_string.splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+def test_env_file_holds_the_cluster_keys_with_safe_modes(host, app, cluster_role, inventory_vars):
     env = host.file(ENV_FILE)
     assert (env.user, env.group, env.mode) == ("root", APP_USER, 0o640)
-    lines = env.content_string.splitlines()
-    assert "DJANGO_SETTINGS_MODULE=config.settings" in lines  # the app's own line stays
+    values = env_values(host)
+    assert values["DJANGO_SETTINGS_MODULE"] == "config.settings"  # the app's own line stays
     if cluster_role == "agent":
-        assert "HUB_URL=http://127.0.0.1:8000" in lines
-        assert "INSTANCE_ID=%s" % inventory_vars["inventory_hostname"] in lines
-        assert "HUB_API_KEY=molecule-test-key-7f3a9c" in lines
-        assert not any(line.startswith("API_KEY_AUTH_ENABLED=") for line in lines)
+        assert app.setting_from_env("HUB_URL", values["HUB_URL"]) == "http://127.0.0.1:8000"
+        assert app.setting_from_env("INSTANCE_ID", values["INSTANCE_ID"]) == inventory_vars["inventory_hostname"]
+        assert app.setting_from_env("HUB_API_KEY", values["HUB_API_KEY"]) == "molecule-test-key-7f3a9c"
+        # push_to_hub refuses a loopback hub unless the app allows its host.
+        assert "127.0.0.1" in app.setting_from_env("SSRF_ALLOWED_HOSTS", values["SSRF_ALLOWED_HOSTS"])
+        assert "API_KEY_AUTH_ENABLED" not in values
     else:
-        assert "API_KEY_AUTH_ENABLED=true" in lines
-        assert not any(line.startswith(("HUB_URL=", "HUB_API_KEY=")) for line in lines)
+        # The app's own parser must read the written value as "auth on".
+        assert app.setting_from_env("API_KEY_AUTH_ENABLED", values["API_KEY_AUTH_ENABLED"]) is True
+        assert not {"HUB_URL", "HUB_API_KEY"} & set(values)
 
 
 def test_the_api_key_never_reaches_crontab_or_process_list(host):

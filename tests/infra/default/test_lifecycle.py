@@ -4,7 +4,7 @@ import shlex
 import time
 
 from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
-                      job_command, recap, run_as_app, run_site, snapshot)
+                      job_command, recap, run_as_app, run_site, snapshot, uv_on)
 
 
 def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
@@ -71,3 +71,32 @@ def test_uninstall_twice_then_reinstall_matches_a_fresh_install(host, cron_pause
     assert reinstalled.returncode == 0, reinstalled.stdout[-3000:]
     host.check_output("rm -f %s/django.log", LOGS)
     assert snapshot(host, logs_content=False) == installed
+
+
+def test_uv_is_found_where_the_apps_installer_looks_and_in_its_order(host, app, cron_paused):
+    """The app's docs install uv in the app user's ~/.local/bin: it wins over
+    /usr/local/bin/uv. With no uv anywhere the role warns and points the
+    entries at the first place the app looks."""
+    home_uv = host.user(APP_USER).home + app.uv_candidates()[0][1:]
+    system_uv = uv_on(host, app)
+    health = "server-maintanence health check"
+    host.check_output("install -D -o %s -g %s -m 0755 %s %s", APP_USER, APP_USER, system_uv, home_uv)
+    try:
+        found = run_site(host)
+        assert found.returncode == 0, found.stdout[-3000:]
+        # The yaml callback may fold the message: compare with spaces collapsed.
+        assert "uv %s (found)" % home_uv in " ".join(found.stdout.split())
+        assert " %s run python manage.py" % home_uv in crontab_entries(host)[health]
+    finally:
+        host.check_output("rm -rf %s/.local", host.user(APP_USER).home)
+    host.check_output("mv %s %s.away", system_uv, system_uv)
+    try:
+        missing = run_site(host)
+        assert missing.returncode == 0, missing.stdout[-3000:]
+        assert "WARNING: uv is not installed yet" in " ".join(missing.stdout.split())
+        assert " %s run python manage.py" % home_uv in crontab_entries(host)[health]
+    finally:
+        host.check_output("mv %s.away %s", system_uv, system_uv)
+    restored = run_site(host)
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert " %s run python manage.py" % system_uv in crontab_entries(host)[health]

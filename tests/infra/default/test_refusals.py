@@ -4,7 +4,7 @@ import concurrent.futures
 
 import pytest
 
-from conftest import UV, cron_frozen, run_site, snapshot
+from conftest import cron_frozen, run_site, snapshot, uv_on
 
 AGENT = {"server_maintanence_cluster_role": "agent", "server_maintanence_hub_url": "https://hub.example.com"}
 
@@ -71,14 +71,15 @@ def test_bad_input_is_refused_before_any_change(refusals, case):
     assert after == before
 
 
-def test_group_writable_uv_is_refused_before_any_change(host):
+def test_group_writable_uv_is_refused_before_any_change(host, app):
+    uv = uv_on(host, app)
     with cron_frozen(host):
         before = snapshot(host)
-        host.check_output("chmod g+w %s", UV)
+        host.check_output("chmod g+w %s", uv)
         try:
             result = run_site(host)
         finally:
-            host.check_output("chmod g-w %s", UV)
+            host.check_output("chmod g-w %s", uv)
         after = snapshot(host)
     assert_refused(result, "server_maintanence_uv_path")
     assert after == before

@@ -1,0 +1,241 @@
+"""The role against the real app: a hub and an agent deployed as the app's docs say.
+
+Each test reads the hosts (crontab, logs, the app's own commands and HTTP
+answers), never the play's output; what the app accepts comes from its source.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+
+import pytest
+
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
+                      cron_frozen, hostname, job_command, molecule_host, run_as_app, run_site, uv_on)
+
+HUB, AGENT = "sm-up-hub", "sm-up-agent"
+HUB_URL = "http://127.0.0.1:18431"
+SOCKET = "/run/server-monitoring/gunicorn.sock"
+UNITS = ("server-monitoring.service", "server-monitoring-inbox.service")
+HEALTH, PUSH, INBOX = ("server-maintanence health check", "server-maintanence cluster push",
+                       "server-maintanence inbox drain")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    return molecule_host(HUB)
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return molecule_host(AGENT)
+
+
+def env_file(app):
+    (path,) = {unit["EnvironmentFile"].lstrip("-") for unit in app.units().values()}
+    return path
+
+
+def manage(host, app, args):
+    """Run manage.py as the app user with its configuration loaded the way
+    the app's docs do by hand."""
+    script = "cd %s && set -a && . %s && set +a && %s run python manage.py %s" % (
+        APP_DIR, env_file(app), uv_on(host, app), args)
+    return host.run("runuser -u %s -- sh -c %s", APP_USER, script)
+
+
+def appended(host, path, before):
+    return host.file(path).content_string[len(before):] if host.file(path).exists else ""
+
+
+def log_text(host, name):
+    return host.run("cat %s/%s 2>/dev/null", LOGS, name).stdout
+
+
+def json_documents(text):
+    """Every JSON object printed in a log (the app indents its output)."""
+    decoder, found, index = json.JSONDecoder(), [], text.find("{")
+    while index != -1:
+        try:
+            document, end = decoder.raw_decode(text, index)
+            found.append(document)
+            index = text.find("{", end)
+        except ValueError:
+            index = text.find("{", index + 1)
+    return found
+
+
+def run_job(host, name):
+    """Run an installed line as cron would, once any run cron started is over.
+    The line always exits 0 (it logs the job's outcome): judge by the log."""
+    lock = "%s/%s.lock" % (LOGS, {HEALTH: "health", PUSH: "push", INBOX: "inbox"}[name])
+    host.run("[ ! -e {0} ] || timeout 300 flock {0} true".format(lock))
+    return run_as_app(host, job_command(crontab_entries(host)[name]))
+
+
+def test_cron_itself_fires_the_health_check_on_both_hosts(hub, agent):
+    hosts = {HUB: hub, AGENT: agent}
+    counts = {name: len(json_documents(log_text(h, "cron.log"))) for name, h in hosts.items()}
+    deadline, fired = time.monotonic() + 75, set()
+    while time.monotonic() < deadline and fired != set(hosts):
+        time.sleep(3)
+        fired = {name for name, h in hosts.items()
+                 if any("run_id" in doc for doc in json_documents(log_text(h, "cron.log"))[counts[name]:])}
+    assert fired == set(hosts), "cron ran no health check within 75 s on %s" % (set(hosts) - fired)
+
+
+def test_the_image_started_with_the_installers_lines(app):
+    """The precondition of the takeover: the app's own installer wrote lines."""
+    listing = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "crontab", os.environ["SM_UPSTREAM_IMAGE"], "-l", "-u", APP_USER],
+        capture_output=True, text=True, check=True).stdout
+    tagged = [line for line in listing.splitlines() if re.search(r"# server-maintanence [a-z -]+$", line)]
+    assert {line.rsplit("# server-maintanence ", 1)[1] for line in tagged} >= {"health check", "auto-update"}
+
+
+def test_installer_lines_are_taken_over_and_each_job_is_installed_once(host, app):
+    jobs = [line for line in crontab_lines(host) if line and not line.startswith("#")]
+    assert not [line for line in jobs for tag in app.installer_lines() if line.endswith("# server-maintanence " + tag)]
+    assert sum("run_pipeline --checks-only" in line for line in jobs) == 1
+    assert sum("update.sh" in line for line in jobs) == 0  # auto-update stays off here
+    assert sum("push_to_hub" in line for line in jobs) == (1 if hostname(host) == AGENT else 0)
+
+
+def test_the_apps_check_finds_no_crontab_problem(host, app):
+    result = manage(host, app, "check")
+    assert result.rc == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert not [warning for warning in app.crontab_warning_ids() if warning in output], output
+
+
+def test_the_apps_check_does_read_the_crontab(agent, app):
+    """Without this, the check above could pass by not running at all."""
+    with cron_frozen(agent):
+        saved = agent.check_output("crontab -l -u %s", APP_USER)
+        agent.check_output("echo '# nothing' | crontab -u %s -", APP_USER)
+        try:
+            output = manage(agent, app, "check")
+        finally:
+            agent.check_output("printf '%%s\\n' %s | crontab -u %s -" % (shlex.quote(saved), APP_USER))
+    assert [warning for warning in app.crontab_warning_ids() if warning in output.stdout + output.stderr]
+
+
+def test_the_health_line_appends_the_apps_pipeline_result(host):
+    before = log_text(host, "cron.log")
+    run_job(host, HEALTH)
+    documents = [doc for doc in json_documents(appended(host, LOGS + "/cron.log", before)) if "run_id" in doc]
+    assert len(documents) == 1 and documents[0]["status"], appended(host, LOGS + "/cron.log", before)[-2000:]
+
+
+def push(agent):
+    """Run the agent's push line; what it appended to push.log."""
+    before = log_text(agent, "push.log")
+    run_job(agent, PUSH)
+    return appended(agent, LOGS + "/push.log", before)
+
+
+def test_the_agents_push_is_accepted_by_the_hub_with_api_key_auth_on(hub, agent, app):
+    values = dict(line.split("=", 1) for line in hub.file(env_file(app)).content_string.splitlines() if "=" in line)
+    assert app.setting_from_env("API_KEY_AUTH_ENABLED", values.get("API_KEY_AUTH_ENABLED")) is True
+    log = push(agent)
+    assert "push OK hub=%s" % HUB_URL in log, log
+
+
+def test_a_wrong_key_is_refused_with_401(hub):
+    status = hub.check_output(
+        "curl -s -o /dev/null -w '%%{http_code}' -X POST -H 'Authorization: Bearer wrong-key-0000' "
+        "-H 'Content-Type: application/json' -d '{}' %s/alerts/webhook/cluster/", HUB_URL)
+    assert status == "401"
+
+
+def test_an_agent_given_a_wrong_key_by_the_role_is_refused(agent):
+    wrong = run_site(agent, {"server_maintanence_hub_api_key": "wrong-key-0000"})
+    assert wrong.returncode == 0, wrong.stdout[-3000:]
+    try:
+        log = push(agent)
+        assert re.search(r"push FAILED hub=\S+ HTTP 401", log), log
+    finally:
+        restored = run_site(agent)
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert "push OK" in push(agent)
+
+
+def pending(hub, app):
+    output = manage(hub, app, "doctor").stdout
+    return int(re.search(r"Inbox: (\d+) pending", output).group(1))
+
+
+def test_the_inbox_line_processes_a_pushed_run(hub, agent, app):
+    hub.check_output("systemctl stop server-monitoring-inbox.service")
+    try:
+        log = push(agent)
+        assert "push OK" in log, log
+        assert pending(hub, app) >= 1
+        before = log_text(hub, "inbox.log")
+        run_job(hub, INBOX)
+        processed = re.findall(r"Processed (\d+) run", appended(hub, LOGS + "/inbox.log", before))
+        assert processed and int(processed[-1]) >= 1
+        assert pending(hub, app) == 0
+    finally:
+        hub.check_output("systemctl start server-monitoring-inbox.service")
+
+
+LOAD = r'''
+i=0
+while [ ! -e /tmp/load.stop ]; do
+  i=$((i + 1))
+  curl -s -o /dev/null --unix-socket {socket} http://localhost/{tag}-$i || echo "failed $i" >> /tmp/load.errors
+  echo $i > /tmp/load.count
+  sleep 0.02
+done
+touch /tmp/load.done
+'''
+
+
+def held_generations(hub):
+    """django.log generations (or deleted files) some process still has open."""
+    return hub.check_output(
+        "for fd in /proc/[0-9]*/fd/*; do readlink $fd; done 2>/dev/null | grep 'django.log.' || true")
+
+
+def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub):
+    hub.check_output("rm -f /tmp/load.* %s/django.log.*", LOGS)
+    tag = "rotation-probe-%d" % time.time()  # lines of an earlier run never count
+    hub.check_output("cat > /tmp/load.sh <<'EOF'\n%s\nEOF" % LOAD.format(socket=SOCKET, tag=tag))
+    # A transient unit, since a background child of `docker exec` does not outlive
+    # it; a script file, since systemd would expand the $ of an inline one.
+    hub.check_output("systemd-run --unit=sm-load sh /tmp/load.sh")
+    try:
+        time.sleep(3)
+        for _ in range(2):
+            result = hub.run("logrotate -f %s 2>&1", LOGROTATE_CONFIG)
+            assert result.rc == 0 and "error:" not in result.stdout, result.stdout
+            # gunicorn 25 may take its whole 30 s graceful timeout per reload.
+            time.sleep(35)
+    finally:
+        hub.check_output("touch /tmp/load.stop")
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and not (hub.file("/tmp/load.done").exists and not held_generations(hub)):
+        time.sleep(1)
+    assert held_generations(hub) == "", "a process still writes into a rotated generation"
+    assert not hub.file("/tmp/load.errors").exists, hub.file("/tmp/load.errors").content_string
+    sent = int(hub.file("/tmp/load.count").content_string)
+    found = {}
+    for generation in ("django.log.2.gz", "django.log.1", "django.log"):
+        text = hub.check_output("zcat -f %s/%s", LOGS, generation)
+        found[generation] = [int(n) for n in re.findall(r"Not Found: /%s-(\d+)\b" % tag, text)]
+    # Requests were served before, between and after the rotations...
+    assert all(found.values()), {name: len(numbers) for name, numbers in found.items()}
+    # ...and each one's line is in exactly one generation.
+    assert sorted(sum(found.values(), [])) == list(range(1, sent + 1)), "request lines lost or duplicated"
+
+    # Every worker now writes into the fresh file.
+    hub.check_output("for n in $(seq 1 30); do curl -s -o /dev/null --unix-socket %s "
+                     "http://localhost/%s-after-$n; done", SOCKET, tag)
+    fresh = hub.file(LOGS + "/django.log").content_string
+    assert sorted(int(n) for n in re.findall(r"Not Found: /%s-after-(\d+)\b" % tag, fresh)) == list(range(1, 31))
+    for unit in UNITS:
+        assert hub.service(unit).is_running, unit

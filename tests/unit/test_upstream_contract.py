@@ -1,0 +1,128 @@
+"""What the role relies on in the app, checked against the app's pinned source.
+
+Each test takes a fact from the role (its vars, defaults and filters) and a
+fact from the app (tests/unit/upstream_app.py reads it out of the source), so
+a change upstream that breaks the role fails here, in seconds, before any
+container starts.
+"""
+
+import importlib.util
+import pathlib
+import re
+import subprocess
+
+import pytest
+import yaml
+
+import upstream_app
+
+ROLE = pathlib.Path(__file__).resolve().parents[2] / "roles" / "server_maintanence"
+_spec = importlib.util.spec_from_file_location("server_maintanence_filters",
+                                               ROLE / "filter_plugins" / "server_maintanence.py")
+filters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(filters)
+
+ROLE_VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+MANAGE = "{{ __server_maintanence_manage }} "
+
+
+@pytest.fixture(scope="module")
+def app():
+    return upstream_app.UpstreamApp(upstream_app.tarball())
+
+
+def role_jobs():
+    return {job["name"]: job["command"] for job in ROLE_VARS["__server_maintanence_jobs"]}
+
+
+def manage_calls():
+    """{command: [options]} for every job that calls manage.py."""
+    calls = {}
+    for command in role_jobs().values():
+        if command.startswith(MANAGE):
+            name, *args = command[len(MANAGE):].split()
+            calls[name] = [arg for arg in args if arg.startswith("--")]
+    return calls
+
+
+def test_the_role_runs_manage_py_the_way_the_apps_installer_does(app):
+    assert ROLE_VARS["__server_maintanence_manage"].endswith(" run python manage.py")
+    health = role_jobs()["server-maintanence health check"][len(MANAGE):]
+    assert "run python manage.py " + health in app.installer_lines()["health check"]
+
+
+@pytest.mark.parametrize("command", sorted(manage_calls()))
+def test_each_management_command_and_option_the_role_calls_exists(app, command):
+    commands = app.management_commands()
+    assert command in commands, "the app has no management command %r any more" % command
+    assert set(manage_calls()[command]) <= commands[command]
+
+
+def test_the_auto_update_script_accepts_the_options_the_role_passes(app):
+    script, *args = role_jobs()["server-maintanence auto-update"].split()
+    assert set(args) <= app.script_options(script)
+    # The installer names the same script through its bin/ directory variable.
+    assert "/%s %s" % (pathlib.PurePosixPath(script).name, " ".join(args)) in app.installer_lines()["auto-update"]
+
+
+def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(app):
+    name, command = "server-maintanence health check", role_jobs()["server-maintanence health check"]
+    crontab = "#Ansible: %s\n*/5 * * * * %s\n" % (name, command)
+    missing = [marker for marker in app.crontab_markers() if marker not in crontab]
+    assert not missing
+
+
+def test_the_lines_the_role_takes_over_are_the_ones_the_apps_installer_writes(app):
+    assert set(filters.INSTALLER_TAGS) == set(app.installer_lines())
+
+
+def test_uv_is_looked_for_where_and_in_the_order_the_apps_installer_looks(app):
+    assert ROLE_VARS["__server_maintanence_uv_candidates"] == app.uv_candidates()
+
+
+def test_the_defaults_match_the_apps_systemd_units(app):
+    units = app.units()
+    for unit in DEFAULTS["server_maintanence_logrotate_reopen_units"]:
+        assert unit["name"] in units
+    for unit in units.values():
+        assert unit["User"] == DEFAULTS["server_maintanence_user"]
+        assert unit["Group"] == DEFAULTS["server_maintanence_group"]
+        assert unit["WorkingDirectory"] == DEFAULTS["server_maintanence_project_dir"]
+        assert unit["EnvironmentFile"].lstrip("-") == DEFAULTS["server_maintanence_env_file"]
+
+
+BOTH = {"cluster_role": "both", "hub_url": "https://hub.example.net:8443/", "instance_id": "web-7",
+        "hub_api_key": "0123456789abcdef0123456789abcdef01234567", "api_key_auth_enabled": True,
+        "hub_ssrf_allowed": True, "ssrf_allowed_hosts": "ollama.lan"}
+
+
+def test_every_key_the_role_writes_is_one_the_app_reads(app):
+    assert set(filters.env_lines(BOTH)) <= app.env_keys_read()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_app_reads_the_written_api_key_auth_value_as_meant(app, enabled):
+    value = filters.env_lines(dict(BOTH, api_key_auth_enabled=enabled))["API_KEY_AUTH_ENABLED"]
+    assert app.setting_from_env("API_KEY_AUTH_ENABLED", value) is enabled
+
+
+def test_the_app_reads_the_agents_values_as_meant(app):
+    lines = filters.env_lines(BOTH)
+    assert app.setting_from_env("HUB_URL", lines["HUB_URL"]) == BOTH["hub_url"]
+    assert app.setting_from_env("INSTANCE_ID", lines["INSTANCE_ID"]) == BOTH["instance_id"]
+    assert app.setting_from_env("HUB_API_KEY", lines["HUB_API_KEY"]) == BOTH["hub_api_key"]
+    assert app.setting_from_env("SSRF_ALLOWED_HOSTS", lines["SSRF_ALLOWED_HOSTS"]) == ("ollama.lan", "hub.example.net")
+
+
+def test_the_written_lines_read_the_same_to_sh_as_to_the_app(tmp_path):
+    """Cron entries load the file with `set -a; . file`: every value the role
+    writes must come out of sh byte for byte."""
+    lines = filters.env_lines(BOTH)
+    env_file = tmp_path / "env"
+    env_file.write_text("".join("%s=%s\n" % item for item in lines.items()))
+    script = "set -a; . %s; set +a; env" % env_file
+    printed = subprocess.run(["env", "-i", "/bin/sh", "-c", script], capture_output=True, text=True,
+                             check=True).stdout
+    seen = dict(re.findall(r"^([A-Z_]+)=(.*)$", printed, re.M))
+    assert {key: seen.get(key) for key in lines} == lines
