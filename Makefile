@@ -12,7 +12,7 @@ UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.en
 export UPSTREAM_COMMIT
 export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
-.PHONY: help demo test host venv images lint unit molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+.PHONY: help demo test host venv images lint unit ansible-test consumer molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,18 +21,25 @@ demo: host venv ## provision a local Debian container with the role and show the
 	scripts/build-images.sh bookworm
 	scripts/demo.sh
 
-test: ## everything CI runs: host set-up, lint, unit tests, every molecule scenario
-	scripts/run-stages.sh host venv images lint unit $(addprefix molecule-,$(SCENARIOS))
+test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, every molecule scenario
+	scripts/run-stages.sh host venv images lint unit ansible-test consumer $(addprefix molecule-,$(SCENARIOS))
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
 	scripts/bootstrap.sh
 
-venv: $(BIN)/.installed ## the pinned Python toolchain in .venv
+# This checkout is the collection server_maintanence.ops; ansible.cfg and the
+# molecule config find it here, so its FQCNs resolve from a clone.
+COLLECTION_LINK := .cache/collections/ansible_collections/server_maintanence/ops
+venv: $(BIN)/.installed $(COLLECTION_LINK) ## the pinned Python toolchain in .venv, and this checkout as a collection
 
 $(BIN)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(@D)
+	ln -sfn ../../../.. $@
 
 images: venv ## build every test image (skips existing tags)
 	scripts/build-images.sh
@@ -44,6 +51,13 @@ lint: venv ## yamllint, then ansible-lint with the production profile
 unit: venv ## controller-side unit tests (filters, docs, workflow, the app contract)
 	scripts/fetch-upstream.sh >/dev/null
 	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/unit.xml tests/unit
+
+ansible-test: venv ## ansible-test sanity and units on the collection as it ships (no docker; venvs from PyPI)
+	scripts/ansible-test.sh all
+
+# Needs docker and local/debian:bookworm (the host and images stages), like molecule.
+consumer: venv ## the collection as users consume it: build, install (tarball and git), apply from tests/consumer
+	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/consumer.xml tests/consumer
 
 molecule: venv ## one scenario: make molecule SCENARIO=default
 	$(BIN)/molecule test -s $(SCENARIO)
@@ -64,4 +78,5 @@ bench: host venv images ## speed benchmark: prints ratios to the floor
 
 clean: ## remove the venv, caches and test containers
 	-docker rm -f server-maintanence-demo 2>/dev/null
+	-docker ps -aq --filter name=sm-consumer- | xargs -r docker rm -f
 	rm -rf $(VENV) .cache

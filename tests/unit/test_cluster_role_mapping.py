@@ -36,7 +36,7 @@ def cluster_roles(tmp_path):
         capture_output=True, text=True, check=True, cwd=REPO)
     roles = {}
     for line in result.stdout.splitlines():
-        host, _, payload = line.partition(" | SUCCESS => ")
+        host, _sep, payload = line.partition(" | SUCCESS => ")
         roles[host.strip()] = json.loads(payload)["server_maintanence_cluster_role"]
     return roles
 

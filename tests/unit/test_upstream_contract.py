@@ -16,9 +16,9 @@ import yaml
 
 import upstream_app
 
-ROLE = pathlib.Path(__file__).resolve().parents[2] / "roles" / "server_maintanence"
-_spec = importlib.util.spec_from_file_location("server_maintanence_filters",
-                                               ROLE / "filter_plugins" / "server_maintanence.py")
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "server_maintanence"
+_spec = importlib.util.spec_from_file_location("server_maintanence_filters", REPO / "plugins" / "filter" / "core.py")
 filters = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(filters)
 
@@ -85,6 +85,10 @@ def test_the_defaults_match_the_apps_systemd_units(app):
     units = app.units()
     for unit in DEFAULTS["server_maintanence_logrotate_reopen_units"]:
         assert unit["name"] in units
+    # The units restarted after an env file change are exactly those that read it.
+    assert sorted(DEFAULTS["server_maintanence_env_file_units"]) == sorted(
+        name for name, unit in units.items()
+        if unit.get("EnvironmentFile", "").lstrip("-") == DEFAULTS["server_maintanence_env_file"])
     for unit in units.values():
         assert unit["User"] == DEFAULTS["server_maintanence_user"]
         assert unit["Group"] == DEFAULTS["server_maintanence_group"]

@@ -53,7 +53,7 @@ def expand(text: str, variables: dict[str, str]) -> str:
         assert body in variables, f"Makefile: cannot expand $({body})"
         return variables[body]
 
-    for _ in range(50):
+    for _attempt in range(50):
         expanded = innermost.sub(evaluate, text)
         if expanded == text:
             break

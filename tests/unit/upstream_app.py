@@ -58,7 +58,7 @@ def case_options(text: str, where: str = "script") -> set[str]:
                 parsing = depth
         elif depth == parsing and (arm := re.match(r"\s*\(?([^\s()\"'$|]+(?:\s*\|\s*[^\s()\"'$|]+)*)\)", line)):
             options |= {p.strip().split("=")[0] for p in arm.group(1).split("|") if p.strip().startswith("--")}
-        for _ in re.findall(r"\besac\b", line):
+        for _esac in re.findall(r"\besac\b", line):
             parsing = None if depth == parsing else parsing
             depth -= 1
     assert options, f"{where}: no `case` over its arguments with --option arms any more"
@@ -79,7 +79,7 @@ def _is_output(node, names) -> bool:
 
 def _registers(decorator, tag: str) -> bool:
     """@register("tag", ...) or @register(Tags.tag, ...)."""
-    return (isinstance(decorator, ast.Call) and ast.unparse(decorator.func).split(".")[-1] == "register"
+    return (isinstance(decorator, ast.Call) and ast.unparse(decorator.func).rsplit(".", maxsplit=1)[-1] == "register"
             and any(getattr(a, "value", None) == tag or getattr(a, "attr", None) == tag for a in decorator.args))
 
 
@@ -144,7 +144,7 @@ class UpstreamApp:
             if warns:
                 found.append((fn, sorted(tests, key=lambda n: (n.lineno, n.col_offset))))
         assert len(found) == 1, (f"{rel}: expected one check tagged 'crontab' that warns unless strings are `in` "
-                                 f"the crontab -l output, found {[fn.name for fn, _ in found]}")
+                                 f"the crontab -l output, found {[fn.name for fn, _tests in found]}")
         fn, tests = found[0]
         assert any(ast.unparse(n) == "['crontab', '-l']" for n in ast.walk(fn) if isinstance(n, ast.List)), \
             f"{rel}: {fn.name}() no longer runs ['crontab', '-l']"
@@ -165,7 +165,7 @@ class UpstreamApp:
         return markers
 
     def crontab_warning_ids(self) -> list[str]:
-        _, fn, _ = self._crontab_check()
+        fn = self._crontab_check()[1]
         calls = sorted((n for n in ast.walk(fn) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
         ids = [k.value.value for call in calls for k in call.keywords
                if k.arg == "id" and isinstance(k.value, ast.Constant)]
@@ -298,7 +298,7 @@ class UpstreamApp:
         fn = next((n for n in self._parse(rel).body if isinstance(n, ast.FunctionDef) and n.name == "load_env"), None)
         assert fn and fn.args.args, f"{rel} no longer defines load_env(base_dir)"
         calls = [s.value for s in fn.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
-                 and ast.unparse(s.value.func).split(".")[-1] == "load_dotenv" and s.value.args]
+                 and ast.unparse(s.value.func).rsplit(".", maxsplit=1)[-1] == "load_dotenv" and s.value.args]
         assert len(calls) == 1, f"{rel}: load_env() no longer calls load_dotenv(path) once, unconditionally"
         assert all(ast.unparse(k.value) == "False" for k in calls[0].keywords if k.arg == "override"), \
             f"{rel}: the dotenv file now overrides the process environment"

@@ -137,6 +137,21 @@ def push(agent):
     return appended(agent, LOGS + "/push.log", before)
 
 
+def running_environment(host, unit):
+    pid = host.check_output("systemctl show -p MainPID --value %s", unit)
+    # As the unit's user: root in a container lacks the ptrace right to read it.
+    text = host.check_output("runuser -u %s -- cat /proc/%s/environ | tr '\\0' '\\n'", APP_USER, pid)
+    return dict(item.split("=", 1) for item in text.split("\n") if "=" in item)
+
+
+def test_the_running_hub_got_the_roles_api_key_auth_value(hub, app):
+    """The role restarts the units after changing their env file: the value in
+    the gunicorn master's environment is the role's, read by the app as on."""
+    environment = running_environment(hub, "server-monitoring.service")
+    assert "API_KEY_AUTH_ENABLED" in environment
+    assert app.setting_from_env("API_KEY_AUTH_ENABLED", environment["API_KEY_AUTH_ENABLED"]) is True
+
+
 def test_the_agents_push_is_accepted_by_the_hub_with_api_key_auth_on(hub, agent, app):
     values = dict(line.split("=", 1) for line in hub.file(env_file(app)).content_string.splitlines() if "=" in line)
     assert app.setting_from_env("API_KEY_AUTH_ENABLED", values.get("API_KEY_AUTH_ENABLED")) is True

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-PLUGIN = pathlib.Path(__file__).resolve().parents[2] / "roles/server_maintanence/filter_plugins/server_maintanence.py"
+PLUGIN = pathlib.Path(__file__).resolve().parents[4] / "plugins/filter/core.py"
 spec = importlib.util.spec_from_file_location("server_maintanence_filters", PLUGIN)
 filters = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(filters)
@@ -90,6 +90,7 @@ GOOD_INPUTS = {
     "logrotate_maxsize": "", "logrotate_minsize": "", "logrotate_history_maxsize": "10M",
     "logs_dir_mode": "0750", "logrotate_create_mode": "0640",
     "logrotate_reopen_units": [{"name": "server-monitoring.service", "action": "hup"}],
+    "env_file_units": ["server-monitoring.service"],
     "cluster_role": "standalone", "hub_url": None, "manage_env_file": False,
     "instance_id": "web1.example.com", "hub_api_key": None,
 }
@@ -112,6 +113,7 @@ def test_the_documented_defaults_pass_validation():
     ({"logrotate_create_mode": "0644"}, "server_maintanence_logrotate_create_mode"),
     ({"logrotate_reopen_units": [{"name": "gunicorn; reboot", "action": "hup"}]},
      "server_maintanence_logrotate_reopen_units"),
+    ({"env_file_units": ["server-monitoring"]}, "server_maintanence_env_file_units"),
     ({"cluster_role": "both"}, "server_maintanence_hub_url"),
     ({"manage_env_file": True, "instance_id": "web 1"}, "server_maintanence_instance_id"),
 ])

@@ -1,10 +1,14 @@
-"""Controller-side helpers of the server_maintanence role.
+"""Controller-side filters of the server_maintanence role.
 
 They run inside the play on the controller, so validating a schedule or
-comparing a crontab costs no round-trip to the host.
+comparing a crontab costs no round-trip to the host. Each one is documented
+for ansible-doc in the .yml file of its name beside this one.
 """
 
+from __future__ import absolute_import, division, print_function
+
 import hashlib
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -124,10 +128,11 @@ def input_errors(inputs):
         if not _matches(_MODE, value) or value[-1] != "0":
             fail(name, "must be an octal mode such as \"0750\" that gives others no access "
                        "(logs hold hostnames and errors); got %r" % (value,))
-    for unit in inputs["logrotate_reopen_units"]:
-        if not _matches(_UNIT, unit.get("name")):
-            fail("logrotate_reopen_units", "entry %r is not a systemd service name such as "
-                                           "server-monitoring.service" % (unit.get("name"),))
+    for name, units in (("logrotate_reopen_units", [unit.get("name") for unit in inputs["logrotate_reopen_units"]]),
+                        ("env_file_units", inputs["env_file_units"])):
+        for unit in units:
+            if not _matches(_UNIT, unit):
+                fail(name, "entry %r is not a systemd service name such as server-monitoring.service" % (unit,))
     if inputs["cluster_role"] in ("agent", "both"):
         url = inputs.get("hub_url")
         if not _matches(_URL, url):
@@ -174,9 +179,38 @@ def env_lines(settings):
     return lines
 
 
+def host_errors(probe, settings):
+    """Every host-side rule that what the probe read breaks, before any change;
+    [] when the host can take the role. `settings`: user, group, uv (the path
+    the entries will run), manage_packages, missing_packages, cron_daily_runner."""
+    errors = []
+    if not probe["user_exists"]:
+        errors.append("%suser %s does not exist on the host: the role does not create the app's "
+                      "account; deploy the app first" % (PREFIX, json.dumps(settings["user"])))
+    if not probe["group_exists"]:
+        errors.append("%sgroup %s does not exist on the host" % (PREFIX, json.dumps(settings["group"])))
+    if probe["uv"]["unsafe"]:
+        errors.append("%suv_path: uv at %s is group- or world-writable (mode %s): anyone who can rewrite "
+                      "it runs code as %s from cron. Fix with: chmod go-w %s"
+                      % (PREFIX, settings["uv"], probe["uv"]["mode"], settings["user"], settings["uv"]))
+    missing = settings["missing_packages"]
+    if not settings["manage_packages"] and missing:
+        errors.append("%s%smanage_packages is false and these packages are missing: %s. Install them, "
+                      "or set %smanage_packages: true"
+                      % (PREFIX + "logrotate_compression is zstd but " if "zstd" in missing else "",
+                         PREFIX, ", ".join(missing), PREFIX))
+    if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
+        errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
+    runner = settings["cron_daily_runner"]
+    if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
+        errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
+                      "Reinstall the logrotate package" % runner)
+    return errors
+
+
 def cron_fields(schedule):
     """{'minute': .., 'hour': .., 'day': .., 'month': .., 'weekday': ..}"""
-    return dict(zip((name for name, _, _ in CRON_FIELDS), schedule.split()))
+    return dict(zip((field[0] for field in CRON_FIELDS), schedule.split()))
 
 
 def cron_splay(schedule, seed):
@@ -218,13 +252,14 @@ def cron_in_sync(lines, name, line, state):
         and lines[positions[0] + 1] == line
 
 
-class FilterModule:
+class FilterModule(object):
     def filters(self):
         return {
-            "server_maintanence_input_errors": input_errors,
-            "server_maintanence_cron_fields": cron_fields,
-            "server_maintanence_cron_splay": cron_splay,
-            "server_maintanence_installer_lines": installer_lines,
-            "server_maintanence_cron_in_sync": cron_in_sync,
-            "server_maintanence_env_lines": env_lines,
+            "input_errors": input_errors,
+            "host_errors": host_errors,
+            "env_lines": env_lines,
+            "cron_fields": cron_fields,
+            "cron_splay": cron_splay,
+            "installer_lines": installer_lines,
+            "cron_in_sync": cron_in_sync,
         }

@@ -1,25 +1,31 @@
 #!/usr/bin/python
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
 """Read, in one round-trip, everything the role must know about a host."""
 
-import grp
-import hashlib
-import os
-import pwd
-import shutil
-import stat
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
 
 DOCUMENTATION = r"""
-module: server_maintanence_probe
+module: probe
 short_description: Read the host state the server_maintanence role depends on
+version_added: "0.2.0"
 description:
-  - Read-only. Reports the app account, uv, the commands the role needs, the
-    app user's crontab, whether systemd is PID 1 and what runs logrotate.
+  - Read-only. Reports the app's account, the uv the cron entries will run, the
+    commands the role needs, the app user's crontab, whether systemd is PID 1,
+    what runs logrotate, chosen keys of the app's env file, and a stat of each
+    path the role manages.
   - One call replaces fact gathering, getent, stat and crontab -l round-trips.
 options:
-  user: {description: App user to look up and whose crontab to read., type: str, required: true}
-  group: {description: App group to look up., type: str, required: true}
+  user:
+    description: The app's user to look up and whose crontab to read.
+    type: str
+    required: true
+  group:
+    description: The app's group to look up.
+    type: str
+    required: true
   uv_path:
     description:
       - Path of uv to stat. Empty to search O(uv_candidates) in order and take
@@ -29,30 +35,122 @@ options:
   uv_candidates:
     description:
       - Where to look for uv when O(uv_path) is empty; a leading C(~/) means
-        the app user's home. With none found, the first is reported (absent).
+        the app user's home. With none found, the first is reported, absent.
     type: list
     elements: str
     default: []
-  env_file: {description: The app's env file., type: str, default: ''}
+  env_file:
+    description: The app's env file.
+    type: path
+    default: ''
   env_keys:
-    description: Keys whose current value in O(env_file) is reported; never pass a secret's key.
+    description:
+      - Keys of O(env_file) whose current value is reported. Never pass a secret's key.
+    type: list
+    elements: str
+    default: []
+  units:
+    description: systemd units whose state (active or not) is reported, where systemd is PID 1.
     type: list
     elements: str
     default: []
   paths:
-    description: Paths to stat (existence, mode, owner, group, and a file's SHA-1), so tasks whose target is already right can be skipped.
+    description:
+      - Paths to stat (existence, mode, owner, group, and a small file's SHA-1),
+        so that tasks whose target is already right can be skipped.
     type: list
-    elements: str
+    elements: path
     default: []
-author: server-maintanence-ops
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+notes:
+  - Runs C(crontab -l -u) and C(systemctl is-enabled)/C(is-active); changes nothing.
+author:
+  - server-maintanence-ops contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Read what the role needs in one call
+  server_maintanence.ops.probe:
+    user: www-data
+    group: www-data
+    uv_candidates: [~/.local/bin/uv, /usr/local/bin/uv]
+    env_file: /etc/server-monitoring/env
+    env_keys: [SSRF_ALLOWED_HOSTS]
+    paths: [/etc/logrotate.d/server-maintanence, /opt/server-monitoring/logs]
+  register: found
+
+- name: Show which uv the cron entries would run
+  ansible.builtin.debug:
+    msg: "{{ found.probe.uv.path }} ({{ 'present' if found.probe.uv.exists else 'absent' }})"
 """
 
 RETURN = r"""
 probe:
-  description: What was found; see the module source for the keys.
+  description: What was found on the host.
   returned: always
   type: dict
+  contains:
+    user_exists:
+      description: Whether O(user) exists.
+      type: bool
+    group_exists:
+      description: Whether O(group) exists.
+      type: bool
+    uv:
+      description: The uv the entries will run, and where it was looked for.
+      type: dict
+      sample: {path: /var/www/.local/bin/uv, discovered: true, exists: true, mode: "0755",
+               unsafe: false, searched: [/var/www/.local/bin/uv, /usr/local/bin/uv]}
+    env:
+      description: Each of O(env_keys) with its last value in O(env_file), or null.
+      type: dict
+      sample: {SSRF_ALLOWED_HOSTS: hub.internal}
+    commands:
+      description: Whether each command the role uses is installed.
+      type: dict
+      sample: {crontab: true, logrotate: true, zstd: false, flock: true, timeout: true, systemctl: true}
+    crontab:
+      description: The app user's crontab, one line per item; empty without one.
+      type: list
+      elements: str
+    systemd:
+      description: Whether systemd is PID 1.
+      type: bool
+    cron_running:
+      description: Whether a cron daemon runs.
+      type: bool
+    services:
+      description: Whether cron and logrotate.timer are enabled and the timer active; null without systemd.
+      type: dict
+    units_active:
+      description: Each of O(units) and whether it is active (false without systemd).
+      type: dict
+      sample: {server-monitoring.service: true}
+    paths:
+      description: For each of O(paths), exists, and when it does mode, owner, group, isdir and checksum.
+      type: dict
+    apt_lists:
+      description: Whether apt has package lists (a bare image has none).
+      type: bool
 """
+
+import grp
+import hashlib
+import os
+import pwd
+import shutil
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
 
 COMMANDS = ("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl")
 
@@ -74,10 +172,11 @@ def _uv(path, candidates, home):
     found = {"path": path, "discovered": path in searched, "searched": searched}
     try:
         info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:
         return dict(found, exists=False, mode=None, unsafe=False)
     mode = stat.S_IMODE(info.st_mode)
-    return dict(found, exists=True, mode="%04o" % mode,
+    # exists: a file cron can run; a plain file there is reported with its mode.
+    return dict(found, exists=stat.S_ISREG(info.st_mode) and bool(mode & 0o111), mode="%04o" % mode,
                 unsafe=bool(mode & (stat.S_IWGRP | stat.S_IWOTH)))
 
 
@@ -135,7 +234,7 @@ def _name(lookup, number):
 
 
 def _systemctl(module, *args):
-    rc, out, _ = module.run_command(["systemctl"] + list(args))
+    rc, out = module.run_command(["systemctl"] + list(args))[:2]
     return rc == 0, out.strip()
 
 
@@ -153,9 +252,10 @@ def main():
             "group": {"type": "str", "required": True},
             "uv_path": {"type": "str", "default": ""},
             "uv_candidates": {"type": "list", "elements": "str", "default": []},
-            "env_file": {"type": "str", "default": ""},
+            "env_file": {"type": "path", "default": ""},
             "env_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
-            "paths": {"type": "list", "elements": "str", "default": []},
+            "units": {"type": "list", "elements": "str", "default": []},
+            "paths": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -193,6 +293,9 @@ def main():
         "systemd": systemd,
         "cron_running": _cron_running(),
         "services": services,
+        "units_active": {unit: bool(systemd and commands["systemctl"]
+                                    and _systemctl(module, "is-active", "--quiet", unit)[0])
+                         for unit in params["units"]},
         "paths": {path: _stat(path) for path in params["paths"]},
         # An image or chroot may have no package lists at all: apt must fetch them.
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name

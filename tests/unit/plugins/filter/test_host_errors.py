@@ -1,0 +1,73 @@
+"""The host-side rules, judged from what the probe read, without a host."""
+
+import copy
+import importlib.util
+import pathlib
+
+import pytest
+
+PLUGIN = pathlib.Path(__file__).resolve().parents[4] / "plugins/filter/core.py"
+spec = importlib.util.spec_from_file_location("server_maintanence_filters", PLUGIN)
+filters = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(filters)
+
+RUNNER = "/etc/cron.daily/logrotate"
+HEALTHY = {
+    "user_exists": True, "group_exists": True,
+    "uv": {"path": "/var/www/.local/bin/uv", "exists": True, "mode": "0755", "unsafe": False},
+    "commands": {"crontab": True, "logrotate": True, "zstd": False, "flock": True, "timeout": True,
+                 "systemctl": False},
+    "systemd": False,
+    "paths": {RUNNER: {"exists": True}},
+}
+SETTINGS = {"user": "www-data", "group": "www-data", "uv": "/var/www/.local/bin/uv",
+            "manage_packages": True, "missing_packages": [], "cron_daily_runner": RUNNER}
+
+
+def errors(probe_changes=(), **settings):
+    probe = copy.deepcopy(HEALTHY)
+    for path, value in probe_changes:
+        target = probe
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return filters.host_errors(probe, dict(SETTINGS, **settings))
+
+
+def test_a_healthy_host_breaks_no_rule():
+    assert errors() == []
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ((("user_exists",), False), 'server_maintanence_user "www-data" does not exist'),
+    ((("group_exists",), False), 'server_maintanence_group "www-data" does not exist'),
+    ((("commands", "flock"), False), "flock or timeout is missing"),
+    ((("commands", "timeout"), False), "flock or timeout is missing"),
+    ((("paths", RUNNER, "exists"), False), RUNNER + " is missing and systemd is not PID 1"),
+])
+def test_each_broken_host_rule_says_what_is_wrong(change, fragment):
+    found = errors([change])
+    assert len(found) == 1 and fragment in found[0], found
+
+
+def test_a_writable_uv_is_named_with_its_mode_and_the_fix():
+    (message,) = errors([(("uv", "unsafe"), True), (("uv", "mode"), "0775")])
+    assert message.startswith("server_maintanence_uv_path: uv at /var/www/.local/bin/uv")
+    assert "0775" in message and "chmod go-w /var/www/.local/bin/uv" in message
+
+
+def test_missing_packages_are_refused_only_when_the_role_may_not_install_them():
+    assert errors(missing_packages=["cron"]) == []
+    (message,) = errors(manage_packages=False, missing_packages=["cron", "zstd"])
+    assert message.startswith("server_maintanence_logrotate_compression is zstd but server_maintanence_manage_packages")
+    assert "cron, zstd" in message
+
+
+def test_systemd_or_a_pending_logrotate_install_runs_logrotate_without_the_daily_runner():
+    missing_runner = (("paths", RUNNER, "exists"), False)
+    assert errors([missing_runner, (("systemd",), True)]) == []
+    assert errors([missing_runner], missing_packages=["logrotate"]) == []
+
+
+def test_every_broken_rule_is_reported_at_once():
+    assert len(errors([(("user_exists",), False), (("commands", "flock"), False)])) == 2

@@ -1,0 +1,412 @@
+"""The probe module on a temporary filesystem: no root, no real crontab, no systemd."""
+
+import contextlib
+import grp
+import hashlib
+import importlib.util
+import json
+import os
+import pathlib
+import pwd
+import types
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.basic import AnsibleModule
+
+try:  # ansible-core >= 2.19
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # older cores read the same private global
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+            yield
+
+# Loaded by file path, as tests/unit/plugins/filter/test_core.py does, so that
+# plain pytest from the checkout and ansible-test units both find it.
+MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/probe.py"
+spec = importlib.util.spec_from_file_location("server_maintanence_probe", MODULE)
+probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe)
+
+USER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "commands", "crontab", "systemd",
+              "cron_running", "services", "units_active", "paths", "apt_lists"}
+
+
+def make_file(path, mode=0o644, content=b""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    path.chmod(mode)
+    return str(path)
+
+
+# uv discovery ---------------------------------------------------------------
+
+def test_given_uv_path_is_used_and_not_marked_discovered(tmp_path):
+    given = make_file(tmp_path / "opt/uv", 0o755)
+    candidate = make_file(tmp_path / "bin/uv", 0o755)
+
+    uv = probe._uv(given, [candidate], str(tmp_path / "home"))
+
+    assert uv == {"path": given, "discovered": False, "searched": [candidate],
+                  "exists": True, "mode": "0755", "unsafe": False}
+
+
+def test_given_uv_path_that_is_missing_is_reported_absent(tmp_path):
+    uv = probe._uv(str(tmp_path / "nope/uv"), [], "/home/x")
+
+    assert uv["exists"] is False and uv["mode"] is None and uv["unsafe"] is False
+
+
+def test_tilde_candidates_are_expanded_with_the_users_home(tmp_path):
+    home = tmp_path / "home/app"
+    installed = make_file(home / ".local/bin/uv", 0o755)
+
+    uv = probe._uv("", ["~/.local/bin/uv", "/usr/local/bin/uv"], str(home))
+
+    assert uv["searched"] == [installed, "/usr/local/bin/uv"]
+    assert uv["path"] == installed and uv["discovered"] is True and uv["exists"] is True
+
+
+def test_first_executable_candidate_wins(tmp_path):
+    first = make_file(tmp_path / "a/uv", 0o755)
+    second = make_file(tmp_path / "b/uv", 0o755)
+
+    assert probe._uv("", [first, second], "/home/x")["path"] == first
+
+
+def test_non_executable_file_and_directory_candidates_are_skipped(tmp_path):
+    not_executable = make_file(tmp_path / "a/uv", 0o644)
+    directory = tmp_path / "b/uv"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    executable = make_file(tmp_path / "c/uv", 0o700)
+
+    uv = probe._uv("", [not_executable, str(directory), executable], "/home/x")
+
+    assert uv["path"] == executable and uv["mode"] == "0700"
+
+
+def test_with_no_executable_candidate_the_first_is_reported_absent(tmp_path):
+    first, second = str(tmp_path / "a/uv"), str(tmp_path / "b/uv")
+
+    uv = probe._uv("", [first, second], "/home/x")
+
+    assert uv == {"path": first, "discovered": True, "searched": [first, second],
+                  "exists": False, "mode": None, "unsafe": False}
+
+
+def test_a_non_executable_uv_counts_as_not_installed_and_keeps_its_mode(tmp_path):
+    # Discovery skips it, yet being the first candidate it is the one reported:
+    # cron could not run it, so the role warns as for a missing uv.
+    plain = make_file(tmp_path / "a/uv", 0o644)
+
+    uv = probe._uv("", [plain], "/home/x")
+
+    assert uv["path"] == plain and uv["exists"] is False and uv["mode"] == "0644"
+
+
+def test_a_given_uv_path_that_cannot_be_read_is_reported_absent(tmp_path, monkeypatch):
+    def denied(path):
+        raise PermissionError(path)
+
+    monkeypatch.setattr(probe.os, "stat", denied)
+
+    assert probe._uv(str(tmp_path / "uv"), [], "/home/x")["exists"] is False
+
+
+def test_with_neither_path_nor_candidates_uv_is_absent():
+    uv = probe._uv("", [], "/home/x")
+
+    assert uv == {"path": "", "discovered": False, "searched": [],
+                  "exists": False, "mode": None, "unsafe": False}
+
+
+@pytest.mark.parametrize("mode, unsafe", [
+    (0o755, False), (0o775, True), (0o757, True), (0o777, True), (0o700, False),
+])
+def test_group_or_world_writable_uv_is_unsafe(tmp_path, mode, unsafe):
+    path = make_file(tmp_path / "uv", mode)
+
+    uv = probe._uv(path, [], "/home/x")
+
+    assert uv["mode"] == "%04o" % mode and uv["unsafe"] is unsafe
+
+
+def test_a_symlinked_uv_is_followed_like_stat_L(tmp_path):
+    target = make_file(tmp_path / "real/uv", 0o755)
+    link = tmp_path / "bin/uv"
+    link.parent.mkdir()
+    link.symlink_to(target)
+
+    uv = probe._uv("", [str(link)], "/home/x")
+
+    assert uv["path"] == str(link)  # the link is what cron runs
+    assert uv["exists"] is True and uv["mode"] == "0755"  # the target's mode, not the link's 0777
+
+
+def test_a_symlink_to_a_non_executable_or_to_nothing_is_skipped(tmp_path):
+    to_plain = tmp_path / "a/uv"
+    to_plain.parent.mkdir()
+    to_plain.symlink_to(make_file(tmp_path / "plain", 0o644))
+    dangling = tmp_path / "b/uv"
+    dangling.parent.mkdir()
+    dangling.symlink_to(tmp_path / "missing")
+    executable = make_file(tmp_path / "c/uv", 0o755)
+
+    assert probe._uv("", [str(to_plain), str(dangling), executable], "/home/x")["path"] == executable
+
+
+# the env file ---------------------------------------------------------------
+
+def test_env_values_last_assignment_wins_and_quotes_are_stripped(tmp_path):
+    env = make_file(tmp_path / "env", content=(
+        b"# SSRF_ALLOWED_HOSTS=commented.out\n"
+        b"SSRF_ALLOWED_HOSTS=first.internal\n"
+        b"HUB_URL='https://hub.internal'\n"
+        b"SSRF_ALLOWED_HOSTS=\"last.internal\"\n"
+        b"  API_KEY = spaced  \n"
+        b"not an assignment\n"
+    ))
+
+    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY"])
+
+    assert values == {"SSRF_ALLOWED_HOSTS": "last.internal", "HUB_URL": "https://hub.internal",
+                      "API_KEY": "spaced"}
+
+
+def test_env_values_never_returns_keys_not_asked_for(tmp_path):
+    env = make_file(tmp_path / "env", content=b"SECRET_KEY=do-not-leak\nHUB_URL=https://hub\n")
+
+    assert probe._env_values(env, ["HUB_URL"]) == {"HUB_URL": "https://hub"}
+    assert probe._env_values(env, []) == {}
+
+
+def test_env_values_are_none_for_a_missing_file_or_key(tmp_path):
+    env = make_file(tmp_path / "env", content=b"HUB_URL=https://hub\n")
+
+    assert probe._env_values(str(tmp_path / "missing"), ["HUB_URL"]) == {"HUB_URL": None}
+    assert probe._env_values(env, ["HUB_URL", "INSTANCE_ID"]) == {"HUB_URL": "https://hub", "INSTANCE_ID": None}
+    assert probe._env_values("", ["HUB_URL"]) == {"HUB_URL": None}
+
+
+def test_an_empty_value_is_an_empty_string_not_none(tmp_path):
+    env = make_file(tmp_path / "env", content=b"INSTANCE_ID=\n")
+
+    assert probe._env_values(env, ["INSTANCE_ID"]) == {"INSTANCE_ID": ""}
+
+
+# stat of managed paths ------------------------------------------------------
+
+def test_stat_of_a_missing_path_says_only_that(tmp_path):
+    assert probe._stat(str(tmp_path / "missing")) == {"exists": False}
+
+
+def test_stat_of_a_small_file_has_mode_owner_group_and_sha1(tmp_path):
+    content = b"/opt/app/logs/*.log {\n  daily\n}\n"
+    path = make_file(tmp_path / "logrotate.conf", 0o640, content)
+
+    assert probe._stat(path) == {"exists": True, "mode": "0640", "owner": USER, "group": GROUP,
+                                 "isdir": False, "checksum": hashlib.sha1(content).hexdigest()}
+
+
+def test_stat_of_a_directory_has_no_checksum(tmp_path):
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    directory.chmod(0o2775)
+
+    assert probe._stat(str(directory)) == {"exists": True, "mode": "2775", "owner": USER, "group": GROUP,
+                                           "isdir": True, "checksum": None}
+
+
+def test_stat_of_a_file_of_one_mib_or_more_has_no_checksum(tmp_path):
+    small = tmp_path / "small"
+    big = tmp_path / "big"
+    with open(small, "wb") as handle:
+        handle.truncate((1 << 20) - 1)
+    with open(big, "wb") as handle:
+        handle.truncate(1 << 20)
+
+    assert probe._stat(str(small))["checksum"] is not None
+    assert probe._stat(str(big))["checksum"] is None
+
+
+def test_stat_describes_a_symlink_itself_without_following_it(tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(make_file(tmp_path / "target", 0o644, b"x"))
+
+    result = probe._stat(str(link))
+
+    assert result["exists"] is True and result["isdir"] is False and result["checksum"] is None
+
+
+def test_an_owner_without_a_name_is_reported_by_number():
+    def unknown(number):
+        raise KeyError(number)
+
+    assert probe._name(unknown, 4242) == "4242"
+
+
+# main(), end to end ---------------------------------------------------------
+
+class Host:
+    """What main() sees of the host: which commands exist, whether systemd runs,
+    and the answers of `crontab -l` and `systemctl`; every command run is recorded."""
+
+    def __init__(self, monkeypatch, crontab=(0, "", ""), systemd=False, commands=probe.COMMANDS,
+                 systemctl=None):
+        self.crontab = crontab
+        self.systemctl = systemctl or {}
+        self.ran = []
+        monkeypatch.setattr(AnsibleModule, "run_command", self.run_command)
+        monkeypatch.setattr(probe, "shutil", types.SimpleNamespace(
+            which=lambda name, path=None: "/usr/bin/" + name if name in commands else None))
+        real_isdir = os.path.isdir
+        monkeypatch.setattr(os.path, "isdir", lambda path: systemd if path == "/run/systemd/system"
+                            else real_isdir(path))
+
+    def run_command(self, args, **kwargs):
+        self.ran.append(list(args))
+        if args[0] == "crontab":
+            return self.crontab
+        if args[0] == "systemctl":
+            return self.systemctl.get(tuple(args[1:]), 0), "", ""
+        raise AssertionError("the probe ran an unexpected command: %s" % args)
+
+
+def run_main(capsys, **args):
+    """Run the module with these args; (exit code, its JSON result)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            probe.main()
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_path):
+    host = Host(monkeypatch, crontab=(0, "*/5 * * * * check\n0 3 * * * update\n", ""))
+    uv = make_file(tmp_path / "uv", 0o755)
+    env = make_file(tmp_path / "env", content=b"SSRF_ALLOWED_HOSTS=hub.internal\n")
+    managed = make_file(tmp_path / "logrotate.conf", content=b"x")
+
+    code, result = run_main(capsys, user=USER, group=GROUP, uv_candidates=[uv], env_file=env,
+                            env_keys=["SSRF_ALLOWED_HOSTS"], paths=[managed, str(tmp_path / "missing")])
+
+    assert code == 0
+    assert result["changed"] is False and "failed" not in result
+    found = result["probe"]
+    assert set(found) == PROBE_KEYS
+    assert found["user_exists"] is True and found["group_exists"] is True
+    assert found["uv"]["path"] == uv and found["uv"]["exists"] is True
+    assert found["env"] == {"SSRF_ALLOWED_HOSTS": "hub.internal"}
+    assert found["commands"] == dict.fromkeys(probe.COMMANDS, True)
+    assert found["crontab"] == ["*/5 * * * * check", "0 3 * * * update"]
+    assert found["paths"][managed]["checksum"] == hashlib.sha1(b"x").hexdigest()
+    assert found["paths"][str(tmp_path / "missing")] == {"exists": False}
+    assert isinstance(found["cron_running"], bool) and isinstance(found["apt_lists"], bool)
+    assert host.ran == [["crontab", "-l", "-u", USER]]
+
+
+def test_main_without_systemd_reports_services_unknown_and_runs_no_systemctl(monkeypatch, capsys):
+    host = Host(monkeypatch, systemd=False)
+
+    found = run_main(capsys, user=USER, group=GROUP)[1]["probe"]
+
+    assert found["systemd"] is False
+    assert found["services"] == {"cron_enabled": None, "logrotate_timer_enabled": None,
+                                 "logrotate_timer_active": None}
+    assert not [command for command in host.ran if command[0] == "systemctl"]
+
+
+def test_main_with_systemd_asks_systemctl_about_cron_and_the_logrotate_timer(monkeypatch, capsys):
+    host = Host(monkeypatch, systemd=True, systemctl={
+        ("is-enabled", "--quiet", "cron"): 0,
+        ("is-enabled", "--quiet", "logrotate.timer"): 1,
+        ("is-active", "--quiet", "logrotate.timer"): 3,
+    })
+
+    found = run_main(capsys, user=USER, group=GROUP)[1]["probe"]
+
+    assert found["systemd"] is True
+    assert found["services"] == {"cron_enabled": True, "logrotate_timer_enabled": False,
+                                 "logrotate_timer_active": False}
+    assert [command for command in host.ran if command[0] == "systemctl"] == [
+        ["systemctl", "is-enabled", "--quiet", "cron"],
+        ["systemctl", "is-enabled", "--quiet", "logrotate.timer"],
+        ["systemctl", "is-active", "--quiet", "logrotate.timer"],
+    ]
+
+
+def test_main_reports_each_unit_active_or_not_through_systemctl(monkeypatch, capsys):
+    host = Host(monkeypatch, systemd=True, systemctl={("is-active", "--quiet", "stopped.service"): 3})
+
+    found = run_main(capsys, user=USER, group=GROUP, units=["app.service", "stopped.service"])[1]["probe"]
+
+    assert found["units_active"] == {"app.service": True, "stopped.service": False}
+    assert ["systemctl", "is-active", "--quiet", "app.service"] in host.ran
+
+
+def test_main_without_systemd_reports_every_unit_inactive_without_asking(monkeypatch, capsys):
+    host = Host(monkeypatch, systemd=False)
+
+    found = run_main(capsys, user=USER, group=GROUP, units=["app.service"])[1]["probe"]
+
+    assert found["units_active"] == {"app.service": False}
+    assert not [command for command in host.ran if command[0] == "systemctl"]
+
+
+def test_main_gives_an_empty_crontab_for_a_user_without_one(monkeypatch, capsys):
+    Host(monkeypatch, crontab=(1, "", "no crontab for %s\n" % USER))
+
+    code, result = run_main(capsys, user=USER, group=GROUP)
+
+    assert code == 0 and result["probe"]["crontab"] == []
+
+
+def test_main_fails_when_crontab_l_fails_for_another_reason(monkeypatch, capsys):
+    Host(monkeypatch, crontab=(1, "", "crontab: must be privileged to use -u\n"))
+
+    code, result = run_main(capsys, user=USER, group=GROUP)
+
+    assert code == 1 and result["failed"] is True
+    assert result["msg"] == "crontab -l -u %s failed: crontab: must be privileged to use -u" % USER
+    assert "probe" not in result
+
+
+def test_main_reads_no_crontab_without_the_crontab_command(monkeypatch, capsys):
+    host = Host(monkeypatch, commands=("logrotate", "flock", "timeout"))
+
+    found = run_main(capsys, user=USER, group=GROUP)[1]["probe"]
+
+    assert found["crontab"] == [] and found["commands"]["crontab"] is False
+    assert host.ran == []
+
+
+def test_main_for_an_unknown_user_reads_no_crontab_and_looks_for_uv_under_nonexistent(monkeypatch, capsys):
+    host = Host(monkeypatch)
+
+    found = run_main(capsys, user="no-such-user-sm", group="no-such-group-sm",
+                     uv_candidates=["~/.local/bin/uv"])[1]["probe"]
+
+    assert found["user_exists"] is False and found["group_exists"] is False
+    assert found["uv"]["searched"] == ["/nonexistent/.local/bin/uv"] and found["uv"]["exists"] is False
+    assert host.ran == []
+
+
+def test_main_in_check_mode_reports_the_same(monkeypatch, capsys):
+    Host(monkeypatch, crontab=(0, "* * * * * x\n", ""))
+
+    code, result = run_main(capsys, user=USER, group=GROUP, _ansible_check_mode=True)
+
+    assert code == 0 and result["changed"] is False and result["probe"]["crontab"] == ["* * * * * x"]
+
+
+def test_main_requires_user_and_group(monkeypatch, capsys):
+    Host(monkeypatch)
+
+    code, result = run_main(capsys, user=USER)
+
+    assert code == 1 and "group" in result["msg"]
