@@ -252,6 +252,132 @@ def cron_in_sync(lines, name, line, state):
         and lines[positions[0] + 1] == line
 
 
+def cron_entries(jobs, settings):
+    """The crontab entries of the app's jobs: for each, its name, the state it
+    must have, its 5 fields, the job text and the whole line, which exports
+    the app's env file (cron passes neither the units' environment nor their
+    EnvironmentFile=), holds the job's lock (a run still going makes the next
+    one skip, exit 75) and applies its timeout. `settings`: project_dir,
+    logs_dir, env_file."""
+    entries = []
+    for job in jobs:
+        lock = "%s/%s.lock" % (settings["logs_dir"], job["lock"])
+        text = (
+            "cd {project} && {{ [ ! -f {env} ] || {{ set -a; . {env}; set +a; }}; "
+            "flock -n -E 75 {lock} timeout -k 30 {timeout} {command}; rc=$?; "
+            "[ $rc -ne 75 ] || echo \"$(date -Iseconds) {name}: skipped, the previous run still holds {lock}\"; "
+            "[ $rc -ne 124 ] || echo \"$(date -Iseconds) {name}: stopped after {timeout}s\"; "
+            "}} >> {logs}/{log} 2>&1"
+        ).format(project=settings["project_dir"], env=settings["env_file"], lock=lock,
+                 timeout=job["timeout"], command=job["command"], name=job["name"],
+                 logs=settings["logs_dir"], log=job["log"])
+        fields = cron_fields(job["schedule"])
+        entries.append(dict(fields, name=job["name"], state="present" if job["wanted"] else "absent",
+                            lock=lock, job=text, line=" ".join(job["schedule"].split()) + " " + text))
+    return entries
+
+
+def _owned_lines(lines, entries):
+    """Indexes of the crontab lines that are the role's, and whether any is
+    malformed: a header whose job line was deleted (the line after it is not
+    one of the role's, which ansible.builtin.cron would overwrite), a header
+    twice, or a job line of the role's without its header. A job line is the
+    role's when it holds the entry's lock file."""
+    locks = {"#Ansible: %s" % entry["name"]: " %s " % entry["lock"] for entry in entries}
+    owned, seen, broken = set(), set(), False
+    for index, line in enumerate(lines):
+        if index in owned:
+            continue
+        if line in locks:
+            owned.add(index)
+            broken = broken or line in seen
+            seen.add(line)
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if locks[line] in following and not following.startswith("#"):
+                owned.add(index + 1)
+            else:
+                broken = True
+        elif not line.startswith("#") and any(lock in line for lock in locks.values()):
+            owned.add(index)
+            broken = True
+    return owned, broken
+
+
+def _file_in_place(found, owner, group, mode, checksum=None):
+    return (found["exists"] and (found.get("owner"), found.get("group")) == (owner, group)
+            and found.get("mode") == mode and (checksum is None or found.get("checksum") == checksum))
+
+
+def plan(probe, wanted):
+    """What is out of place on this host, judged from one probe reading: a
+    dict with a key for each step the role must take, empty when the host is
+    as wanted. The role runs its apply tasks only when it is not empty, and
+    each of those is a plain module task that decides idempotence itself.
+
+    `wanted` holds state, packages ({package, command, needed}), logs_dir
+    ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
+    wanted}), lock_files, entries (from cron_entries) and env ({manage, path,
+    group, digests: {KEY: sha256 of the value}})."""
+    steps = {}
+    found = probe["paths"]
+    lines = probe["crontab"]
+    entries = wanted["entries"]
+    if wanted["state"] == "absent":
+        present = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], "", "absent")]
+        if present and probe["commands"]["crontab"]:
+            steps["cron_entries"] = present
+        files = [f["dest"] for f in wanted["files"]] + wanted["lock_files"]
+        remove = [path for path in files if found[path]["exists"]]
+        if remove:
+            steps["remove_files"] = remove
+        if wanted["purge_logs"] and found[wanted["logs_dir"]["path"]]["exists"]:
+            steps["purge_logs"] = True
+        return steps
+
+    missing = [p["package"] for p in wanted["packages"] if p["needed"] and not probe["commands"][p["command"]]]
+    if missing:
+        steps["packages"] = missing
+    if not probe["cron_running"] or probe["services"]["cron_enabled"] is False:
+        steps["cron_service"] = True
+    logs = wanted["logs_dir"]
+    if not (found[logs["path"]].get("isdir") and _file_in_place(found[logs["path"]], logs["owner"],
+                                                                  logs["group"], logs["mode"])):
+        steps["logs_dir"] = True
+    files = [f["dest"] for f in wanted["files"]
+             if f["wanted"] and not _file_in_place(found[f["dest"]], "root", "root", f["mode"], f["checksum"])]
+    if files:
+        steps["files"] = files
+    stale = [f["dest"] for f in wanted["files"] if not f["wanted"] and found[f["dest"]]["exists"]]
+    if stale:
+        steps["remove_files"] = stale
+    services = probe["services"]
+    if probe["systemd"] and not (services["logrotate_timer_enabled"] and services["logrotate_timer_active"]):
+        steps["timer"] = True
+
+    taken_over = installer_lines(lines)
+    owned, broken = _owned_lines(lines, entries)
+    if taken_over or broken:
+        # Rewrite the crontab without the installer's lines and without any
+        # of the role's; ansible.builtin.cron then adds each entry afresh.
+        steps["crontab"] = [line for index, line in enumerate(lines)
+                            if index not in owned and line not in taken_over]
+        steps["taken_over"] = taken_over
+        out_of_sync = [e["name"] for e in entries if e["state"] == "present"]
+    else:
+        out_of_sync = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], e["line"], e["state"])]
+    if out_of_sync:
+        steps["cron_entries"] = out_of_sync
+
+    if not probe["uv"]["exists"]:
+        steps["uv_missing"] = True  # nothing to change for it, but worth a warning on every run
+    env = wanted["env"]
+    if env["manage"]:
+        keys = [key for key, digest in env["digests"].items() if probe["env_digests"].get(key) != digest]
+        if keys or not _file_in_place(found[env["path"]], "root", env["group"], "0640"):
+            steps["env_file"] = keys
+    return steps
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -262,4 +388,6 @@ class FilterModule(object):
             "cron_splay": cron_splay,
             "installer_lines": installer_lines,
             "cron_in_sync": cron_in_sync,
+            "cron_entries": cron_entries,
+            "plan": plan,
         }

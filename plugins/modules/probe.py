@@ -49,6 +49,13 @@ options:
     type: list
     elements: str
     default: []
+  env_digest_keys:
+    description:
+      - Keys of O(env_file) reported only as the SHA-256 of their value, so a
+        secret can be compared without its value leaving the host.
+    type: list
+    elements: str
+    default: []
   units:
     description: systemd units whose state (active or not) is reported, where systemd is PID 1.
     type: list
@@ -131,6 +138,9 @@ probe:
     services:
       description: Whether cron and logrotate.timer are enabled and the timer active; null without systemd.
       type: dict
+    env_digests:
+      description: Each of O(env_digest_keys) with the SHA-256 of its value in O(env_file), or null.
+      type: dict
     units_active:
       description: Each of O(units) and whether it is active (false without systemd).
       type: dict
@@ -202,14 +212,23 @@ def _env_values(path, keys):
 
 
 def _cron_running():
+    """Whether the cron daemon runs. Each job runs under a forked child that
+    is also named cron and outlives a killed daemon (reparented) until the job
+    ends: the daemon is the cron process whose children are all cron."""
+    processes = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open("/proc/%s/comm" % pid) as comm:
-                if comm.read().strip() in ("cron", "crond"):
-                    return True
-        except OSError:
+            with open("/proc/%s/stat" % pid) as handle:
+                name, rest = handle.read().split("(", 1)[1].rsplit(")", 1)
+            state, parent = rest.split()[:2]
+            if state != "Z":  # a killed daemon nobody reaped yet is not running
+                processes[pid] = (name, parent)
+        except (OSError, IndexError, ValueError):
             continue
-    return False
+    crons = [pid for pid, (name, _parent) in processes.items() if name in ("cron", "crond")]
+    return any(all(processes[child][0] in ("cron", "crond")
+                   for child, (_name, parent) in processes.items() if parent == pid)
+               for pid in crons)
 
 
 def _stat(path):
@@ -254,6 +273,7 @@ def main():
             "uv_candidates": {"type": "list", "elements": "str", "default": []},
             "env_file": {"type": "path", "default": ""},
             "env_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
+            "env_digest_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "units": {"type": "list", "elements": "str", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
         },
@@ -288,6 +308,8 @@ def main():
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),
         "env": _env_values(params["env_file"], params["env_keys"]),
+        "env_digests": {key: None if value is None else hashlib.sha256(value.encode()).hexdigest()
+                        for key, value in _env_values(params["env_file"], params["env_digest_keys"]).items()},
         "commands": commands,
         "crontab": crontab,
         "systemd": systemd,

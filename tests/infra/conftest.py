@@ -174,8 +174,10 @@ def snapshot(host, logs_content=True):
 
 @contextlib.contextmanager
 def cron_frozen(host):
-    """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares."""
+    """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares,
+    and let a job it had already started finish (it may still create its lock)."""
     host.check_output("pkill -STOP -x cron")
+    host.check_output("for i in $(seq 60); do pgrep -f '[f]lock -n -E 75' >/dev/null || exit 0; sleep 0.5; done; exit 1")
     try:
         yield
     finally:

@@ -1,5 +1,6 @@
 """The role's controller-side filters, without a host."""
 
+import copy
 import importlib.util
 import pathlib
 
@@ -169,3 +170,139 @@ def test_an_agent_without_a_key_or_the_ssrf_opt_in_gets_neither_line():
 def test_both_gets_the_agent_and_the_hub_lines():
     lines = filters.env_lines(dict(CLUSTER, cluster_role="both", hub_api_key="k"))
     assert set(lines) == {"HUB_URL", "INSTANCE_ID", "HUB_API_KEY", "SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED"}
+
+
+# ------------------------------------------------------------ cron_entries --
+
+SETTINGS = {"project_dir": "/opt/sm", "logs_dir": "/opt/sm/logs", "env_file": "/etc/sm/env"}
+JOB = {"name": "server-maintanence health check", "lock": "health", "wanted": True, "schedule": "*/5  * * * *",
+       "timeout": 240, "command": "/uv run python manage.py run_pipeline --checks-only --json", "log": "cron.log"}
+
+
+def test_an_entry_exports_the_env_file_then_runs_under_its_lock_and_timeout():
+    (entry,) = filters.cron_entries([JOB], SETTINGS)
+    assert entry["state"] == "present" and entry["lock"] == "/opt/sm/logs/health.lock"
+    assert (entry["minute"], entry["hour"]) == ("*/5", "*")
+    assert entry["job"].startswith("cd /opt/sm && { [ ! -f /etc/sm/env ] || { set -a; . /etc/sm/env; set +a; }; "
+                                   "flock -n -E 75 /opt/sm/logs/health.lock timeout -k 30 240 /uv run python")
+    assert entry["job"].endswith("} >> /opt/sm/logs/cron.log 2>&1")
+    assert entry["line"] == "*/5 * * * * " + entry["job"]
+
+
+def test_an_unwanted_job_is_an_entry_to_remove():
+    (entry,) = filters.cron_entries([dict(JOB, wanted=False)], SETTINGS)
+    assert entry["state"] == "absent"
+
+
+# -------------------------------------------------------------------- plan --
+
+ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster push", lock="push",
+                                          wanted=False, log="push.log")], SETTINGS)
+HEALTH_HEADER, HEALTH_LINE = "#Ansible: server-maintanence health check", ENTRIES[0]["line"]
+CONFIG, RUNNER = "/etc/logrotate.d/server-maintanence", "/etc/cron.hourly/server-maintanence-logrotate"
+FILES = [{"dest": CONFIG, "mode": "0644", "checksum": "c1", "wanted": True},
+         {"dest": RUNNER, "mode": "0755", "checksum": "c2", "wanted": False}]
+IN_PLACE_PROBE = {
+    "commands": {"crontab": True, "logrotate": True, "zstd": False},
+    "cron_running": True, "systemd": False,
+    "services": {"cron_enabled": None, "logrotate_timer_enabled": None, "logrotate_timer_active": None},
+    "uv": {"exists": True},
+    "crontab": ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE, "17 4 * * * /usr/bin/true"],
+    "env_digests": {},
+    "paths": {
+        "/opt/sm/logs": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0750"},
+        CONFIG: {"exists": True, "owner": "root", "group": "root", "mode": "0644", "checksum": "c1"},
+        RUNNER: {"exists": False},
+        "/opt/sm/logs/health.lock": {"exists": True}, "/opt/sm/logs/push.lock": {"exists": False},
+        "/etc/sm/env": {"exists": True, "owner": "root", "group": "www-data", "mode": "0640"},
+    },
+}
+WANTED = {"state": "present",
+          "packages": [{"package": "cron", "command": "crontab", "needed": True},
+                       {"package": "zstd", "command": "zstd", "needed": False}],
+          "logs_dir": {"path": "/opt/sm/logs", "owner": "www-data", "group": "www-data", "mode": "0750"},
+          "purge_logs": False, "files": FILES,
+          "lock_files": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock"],
+          "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "digests": {}}}
+
+
+def plan(changes=None, wanted=None):
+    probe = copy.deepcopy(IN_PLACE_PROBE)
+    for change in changes or []:
+        change(probe)
+    return filters.plan(probe, wanted or WANTED)
+
+
+def test_a_host_in_place_needs_nothing():
+    assert plan() == {}
+
+
+@pytest.mark.parametrize("drift, step", [
+    (lambda p: p["commands"].update(crontab=False), "packages"),
+    (lambda p: p.update(cron_running=False), "cron_service"),
+    (lambda p: p["paths"]["/opt/sm/logs"].update(mode="0755"), "logs_dir"),
+    (lambda p: p["paths"]["/opt/sm/logs"].update(owner="root"), "logs_dir"),
+    (lambda p: p["paths"].update({"/opt/sm/logs": {"exists": False}}), "logs_dir"),
+    (lambda p: p["paths"][CONFIG].update(checksum="edited"), "files"),
+    (lambda p: p["paths"][CONFIG].update(mode="0666"), "files"),
+    (lambda p: p["paths"][CONFIG].update(group="www-data"), "files"),
+    (lambda p: p["paths"].update({CONFIG: {"exists": False}}), "files"),
+    (lambda p: p["paths"].update({RUNNER: {"exists": True}}), "remove_files"),
+    (lambda p: p.update(systemd=True), "timer"),
+    (lambda p: p["uv"].update(exists=False), "uv_missing"),
+])
+def test_each_drift_shows_in_the_plan(drift, step):
+    assert step in plan([drift])
+
+
+@pytest.mark.parametrize("crontab", [
+    ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE.replace("*/5", "*/7", 1), "17 4 * * * /usr/bin/true"],
+    ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE.replace("run_pipeline", "run_check"), "17 4 * * * /usr/bin/true"],
+    ["MAILTO=ops", "17 4 * * * /usr/bin/true"],
+    [],
+])
+def test_an_edited_or_deleted_entry_is_installed_again_in_place(crontab):
+    steps = plan([lambda p: p.update(crontab=crontab)])
+    assert steps["cron_entries"] == ["server-maintanence health check"]
+    assert "crontab" not in steps  # ansible.builtin.cron edits it where it is
+
+
+@pytest.mark.parametrize("crontab", [
+    # the job line deleted by hand, its header left behind
+    ["MAILTO=ops", HEALTH_HEADER, "17 4 * * * /usr/bin/true"],
+    ["MAILTO=ops", "17 4 * * * /usr/bin/true", HEALTH_HEADER],
+    # the header deleted, the job line left behind
+    ["MAILTO=ops", HEALTH_LINE, "17 4 * * * /usr/bin/true"],
+    # the entry twice
+    ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE, HEALTH_HEADER, HEALTH_LINE, "17 4 * * * /usr/bin/true"],
+])
+def test_a_malformed_entry_is_rewritten_out_and_installed_once_more(crontab):
+    steps = plan([lambda p: p.update(crontab=crontab)])
+    assert steps["crontab"] == ["MAILTO=ops", "17 4 * * * /usr/bin/true"]
+    assert steps["cron_entries"] == ["server-maintanence health check"]
+
+
+def test_the_installers_lines_are_taken_over_and_the_rest_kept():
+    installer = "*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # server-maintanence health check"
+    steps = plan([lambda p: p["crontab"].append(installer)])
+    assert steps["taken_over"] == [installer]
+    assert steps["crontab"] == ["MAILTO=ops", "17 4 * * * /usr/bin/true"]
+
+
+def test_a_managed_env_file_is_compared_by_digest_and_by_owner_and_mode():
+    wanted = copy.deepcopy(WANTED)
+    wanted["env"].update(manage=True, digests={"API_KEY_AUTH_ENABLED": "d1"})
+    assert plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": "d1"})], wanted) == {}
+    assert plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": None})], wanted)["env_file"] == [
+        "API_KEY_AUTH_ENABLED"]
+    assert "env_file" in plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": "d1"}),
+                               lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")], wanted)
+
+
+def test_absent_removes_what_is_there_and_nothing_else():
+    wanted = dict(WANTED, state="absent")
+    steps = plan(wanted=wanted)
+    assert steps == {"cron_entries": ["server-maintanence health check"],
+                     "remove_files": [CONFIG, "/opt/sm/logs/health.lock"]}
+    assert plan([lambda p: p.update(crontab=[])], dict(wanted, purge_logs=True)) == {
+        "remove_files": [CONFIG, "/opt/sm/logs/health.lock"], "purge_logs": True}

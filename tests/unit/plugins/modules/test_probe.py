@@ -4,6 +4,7 @@ import contextlib
 import grp
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import pathlib
@@ -33,7 +34,7 @@ spec.loader.exec_module(probe)
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "commands", "crontab", "systemd",
+PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_digests", "commands", "crontab", "systemd",
               "cron_running", "services", "units_active", "paths", "apt_lists"}
 
 
@@ -410,3 +411,33 @@ def test_main_requires_user_and_group(monkeypatch, capsys):
     code, result = run_main(capsys, user=USER)
 
     assert code == 1 and "group" in result["msg"]
+
+
+def test_main_reports_a_secret_only_as_the_digest_of_its_value(monkeypatch, capsys, tmp_path):
+    Host(monkeypatch)
+    env = make_file(tmp_path / "env", content=b"HUB_API_KEY=s3cret-value\nHUB_URL=http://hub\n")
+
+    code, result = run_main(capsys, user=USER, group=GROUP, env_file=env,
+                            env_digest_keys=["HUB_API_KEY", "INSTANCE_ID"])
+
+    assert code == 0
+    assert result["probe"]["env_digests"] == {
+        "HUB_API_KEY": hashlib.sha256(b"s3cret-value").hexdigest(), "INSTANCE_ID": None}
+    assert "s3cret-value" not in json.dumps(result)
+
+
+@pytest.mark.parametrize("processes, running", [
+    ({"1": "1 (sleep) S 0", "40": "40 (cron) S 1"}, True),
+    # the daemon running a job: its forked cron child runs the job's shell
+    ({"1": "1 (sleep) S 0", "40": "40 (cron) S 1", "58": "58 (cron) S 40", "59": "59 (sh) S 58"}, True),
+    # the daemon killed: the job's cron child, reparented, still runs the shell
+    ({"1": "1 (sleep) S 0", "58": "58 (cron) S 1", "59": "59 (sh) S 58"}, False),
+    ({"1": "1 (sleep) S 0"}, False),
+    # killed, but PID 1 has not reaped it
+    ({"1": "1 (sleep) S 0", "17": "17 (cron) Z 1"}, False),
+])
+def test_cron_is_running_when_a_cron_process_has_only_cron_children(monkeypatch, processes, running):
+    monkeypatch.setattr(probe.os, "listdir", lambda path: list(processes) + ["self"])
+    monkeypatch.setattr(probe, "open", lambda path: io.StringIO(processes[path.split("/")[2]]), raising=False)
+
+    assert probe._cron_running() is running

@@ -1,0 +1,73 @@
+"""Every drift an operator or an upgrade can make is put back by the next run,
+which is then followed by a run that changes nothing; no job is ever left
+installed twice. The idempotent run skips its modules, so this is what proves
+that the probe and the planner still see each drift."""
+
+import pytest
+
+from conftest import APP_USER, LOGROTATE_CONFIG, LOGS, crontab_lines, recap, run_site
+
+# The cron daemon: a live (not zombie: this container's PID 1 reaps nothing)
+# cron process under PID 1; a job's forked cron child runs under the daemon.
+CRON_DAEMON = "ps -eo ppid=,stat=,comm= | grep -Eq '^ *1 [^Z][^ ]* +cron$'"
+FILES = ("find {config} /etc/cron.hourly /etc/server-monitoring -printf '%p %m %u:%g %s\\n' 2>&1 | sort; "
+         "sha256sum {config} 2>&1; stat -c '%n %a %U:%G' {logs}").format(config=LOGROTATE_CONFIG, logs=LOGS)
+
+
+def edit_crontab(sed):
+    return "crontab -l -u {0} | sed {1} | crontab -u {0} -".format(APP_USER, sed)
+
+
+DRIFTS = {
+    "logrotate policy edited": "echo '# local edit' >> " + LOGROTATE_CONFIG,
+    "logrotate policy deleted": "rm " + LOGROTATE_CONFIG,
+    "logrotate policy chmod-ed": "chmod 0666 " + LOGROTATE_CONFIG,
+    "logrotate policy chown-ed": "chown %s:%s %s" % (APP_USER, APP_USER, LOGROTATE_CONFIG),
+    "logs dir mode": "chmod 0777 " + LOGS,
+    "logs dir owner": "chown root:root " + LOGS,
+    "crontab line schedule edited": edit_crontab(r"'/^#Ansible: server-maintanence health check/{n;s/^\* \* \* \* \*/*\/7 * * * */}'"),
+    "crontab line command edited": edit_crontab(r"'/^#Ansible: server-maintanence health check/{n;s/run_pipeline/run_check/}'"),
+    # Deleted by hand with crontab -e: its "#Ansible:" header stays behind.
+    "crontab line deleted": edit_crontab(r"'/^#Ansible: server-maintanence health check/{n;d}'"),
+    "crontab header deleted": edit_crontab(r"'/^#Ansible: server-maintanence health check/d'"),
+    "whole crontab removed": "crontab -r -u " + APP_USER,
+    "cron stopped": "service cron stop && ! { %s; }" % CRON_DAEMON,
+}
+
+
+@pytest.fixture(scope="module")
+def installed(host):
+    """The state the role leaves, taken once before any drift."""
+    first = run_site(host)
+    assert first.returncode == 0, first.stdout[-3000:]
+    return role_state(host)
+
+
+def role_state(host):
+    """The crontab (in any order: a repair may append) and the role's files."""
+    return sorted(crontab_lines(host)), host.run(FILES).stdout
+
+
+def jobs_once_each(host):
+    lines = crontab_lines(host)
+    headers = [line for line in lines if line.startswith("#Ansible: ")]
+    jobs = [line for line in lines if line and not line.startswith("#")]
+    return len(headers) == len(set(headers)) == len(jobs), lines
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS))
+def test_each_drift_is_put_back_and_the_next_run_changes_nothing(host, installed, drift):
+    host.check_output(DRIFTS[drift])
+
+    repaired = run_site(host)
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    assert recap(repaired.stdout)["changed"] >= 1, "the run did not see: " + drift
+    assert role_state(host) == installed
+    assert host.run(CRON_DAEMON).rc == 0, "the cron daemon is not running"
+    once, lines = jobs_once_each(host)
+    assert once, lines
+
+    again = run_site(host)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
+    assert role_state(host) == installed
