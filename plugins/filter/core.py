@@ -340,8 +340,8 @@ def plan(probe, wanted):
     if not probe["cron_running"] or probe["services"]["cron_enabled"] is False:
         steps["cron_service"] = True
     logs = wanted["logs_dir"]
-    if not (found[logs["path"]].get("isdir") and _file_in_place(found[logs["path"]], logs["owner"],
-                                                                  logs["group"], logs["mode"])):
+    found_logs = found[logs["path"]]
+    if not (found_logs.get("isdir") and _file_in_place(found_logs, logs["owner"], logs["group"], logs["mode"])):
         steps["logs_dir"] = True
     files = [f["dest"] for f in wanted["files"]
              if f["wanted"] and not _file_in_place(found[f["dest"]], "root", "root", f["mode"], f["checksum"])]

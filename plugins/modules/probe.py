@@ -225,10 +225,9 @@ def _cron_running():
                 processes[pid] = (name, parent)
         except (OSError, IndexError, ValueError):
             continue
-    crons = [pid for pid, (name, _parent) in processes.items() if name in ("cron", "crond")]
-    return any(all(processes[child][0] in ("cron", "crond")
-                   for child, (_name, parent) in processes.items() if parent == pid)
-               for pid in crons)
+    names = ("cron", "crond")
+    crons = [pid for pid, (name, _parent) in processes.items() if name in names]
+    return any(all(name in names for name, parent in processes.values() if parent == pid) for pid in crons)
 
 
 def _stat(path):
