@@ -179,10 +179,15 @@ def env_lines(settings):
     return lines
 
 
+def _missing_packages(probe, packages):
+    return [p["package"] for p in packages if p["needed"] and not probe["commands"][p["command"]]]
+
+
 def host_errors(probe, settings):
     """Every host-side rule that what the probe read breaks, before any change;
     [] when the host can take the role. `settings`: user, group, uv (the path
-    the entries will run), manage_packages, missing_packages, cron_daily_runner."""
+    the entries will run), manage_packages, packages ({package, command,
+    needed}), cron_daily_runner."""
     errors = []
     if not probe["user_exists"]:
         errors.append("%suser %s does not exist on the host: the role does not create the app's "
@@ -193,7 +198,7 @@ def host_errors(probe, settings):
         errors.append("%suv_path: uv at %s is group- or world-writable (mode %s): anyone who can rewrite "
                       "it runs code as %s from cron. Fix with: chmod go-w %s"
                       % (PREFIX, settings["uv"], probe["uv"]["mode"], settings["user"], settings["uv"]))
-    missing = settings["missing_packages"]
+    missing = _missing_packages(probe, settings["packages"])
     if not settings["manage_packages"] and missing:
         errors.append("%s%smanage_packages is false and these packages are missing: %s. Install them, "
                       "or set %smanage_packages: true"
@@ -334,7 +339,7 @@ def plan(probe, wanted):
             steps["purge_logs"] = True
         return steps
 
-    missing = [p["package"] for p in wanted["packages"] if p["needed"] and not probe["commands"][p["command"]]]
+    missing = _missing_packages(probe, wanted["packages"])
     if missing:
         steps["packages"] = missing
     if not probe["cron_running"] or probe["services"]["cron_enabled"] is False:

@@ -21,7 +21,14 @@ HEALTHY = {
     "paths": {RUNNER: {"exists": True}},
 }
 SETTINGS = {"user": "www-data", "group": "www-data", "uv": "/var/www/.local/bin/uv",
-            "manage_packages": True, "missing_packages": [], "cron_daily_runner": RUNNER}
+            "manage_packages": True, "cron_daily_runner": RUNNER,
+            "packages": [{"package": "cron", "command": "crontab", "needed": True},
+                         {"package": "logrotate", "command": "logrotate", "needed": True},
+                         {"package": "zstd", "command": "zstd", "needed": False}]}
+MISSING_CRON = (("commands", "crontab"), False)
+MISSING_LOGROTATE = (("commands", "logrotate"), False)
+NEEDS_ZSTD = [{"package": "cron", "command": "crontab", "needed": True},
+              {"package": "zstd", "command": "zstd", "needed": True}]
 
 
 def errors(probe_changes=(), **settings):
@@ -57,8 +64,8 @@ def test_a_writable_uv_is_named_with_its_mode_and_the_fix():
 
 
 def test_missing_packages_are_refused_only_when_the_role_may_not_install_them():
-    assert errors(missing_packages=["cron"]) == []
-    (message,) = errors(manage_packages=False, missing_packages=["cron", "zstd"])
+    assert errors([MISSING_CRON]) == []
+    (message,) = errors([MISSING_CRON], manage_packages=False, packages=NEEDS_ZSTD)
     assert message.startswith("server_maintanence_logrotate_compression is zstd but server_maintanence_manage_packages")
     assert "cron, zstd" in message
 
@@ -66,7 +73,7 @@ def test_missing_packages_are_refused_only_when_the_role_may_not_install_them():
 def test_systemd_or_a_pending_logrotate_install_runs_logrotate_without_the_daily_runner():
     missing_runner = (("paths", RUNNER, "exists"), False)
     assert errors([missing_runner, (("systemd",), True)]) == []
-    assert errors([missing_runner], missing_packages=["logrotate"]) == []
+    assert errors([missing_runner, MISSING_LOGROTATE]) == []
 
 
 def test_every_broken_rule_is_reported_at_once():
