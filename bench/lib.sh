@@ -1,79 +1,61 @@
-# Shared preamble and helpers of the bench/ scripts. Not run by itself:
+# shellcheck shell=bash
+# Shared by bench/speed.sh and bench/rotation.sh; sourced, not run (bash).
 #
 #   . "$(dirname "$0")/lib.sh"
-#   bench_init TAG [WORK_TAG]
-#   BENCH_CONTAINERS=("$NAME")       # and/or BENCH_PREFIX="smbench-x-$$-"
-#
-# bash only (arrays, printf %(...)T); the sourcing script sets -euo pipefail.
+#   bench_init TAG
 
-# Containers removed on exit: these names, and every container whose name
-# starts with BENCH_PREFIX (when it is set).
-BENCH_CONTAINERS=()
-BENCH_PREFIX=""
-BENCH_TAG=bench
-
-# bench_init TAG [WORK_TAG]: cd to the repo root; set REPO, ANSIBLE_PLAYBOOK, PY,
-# IMAGE (SMBENCH_IMAGE, default local/debian:bookworm) and WORK (a fresh
-# /tmp/smbench-WORK_TAG.XXXXXX, WORK_TAG defaults to TAG); install the cleanup
-# traps; export the Ansible settings every bench run uses; tag log lines TAG.
+# bench_init TAG: cd to the repo root (its ansible.cfg applies), put .venv/bin
+# first on PATH, make a scratch dir $WORK and name containers $BENCH_PREFIX*;
+# on exit both are removed, whatever happened.
 bench_init() {
     BENCH_TAG=$1
-    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
     REPO=$(pwd)
-    ANSIBLE_PLAYBOOK="$REPO/.venv/bin/ansible-playbook"
-    PY="$REPO/.venv/bin/python"
-    IMAGE=${SMBENCH_IMAGE:-local/debian:bookworm}
-    WORK=$(mktemp -d "/tmp/smbench-${2:-$1}.XXXXXX")
+    PATH="$REPO/.venv/bin:$PATH"
+    BENCH_PREFIX="sm-bench-$1-$$-"
+    WORK=$(mktemp -d "/tmp/sm-bench-$1.XXXXXX")
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
-
-    export ANSIBLE_CONFIG="$REPO/ansible.cfg"
-    export ANSIBLE_ROLES_PATH="$REPO/roles"
-    export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+    export ANSIBLE_NOCOLOR=1
 }
 
 bench_cleanup() {
-    local ids=""
-    if [ -n "$BENCH_PREFIX" ]; then
-        ids=$(docker ps -aq --filter "name=^$BENCH_PREFIX" 2>/dev/null || true)
-    fi
-    if [ "${#BENCH_CONTAINERS[@]}" -gt 0 ]; then
-        docker rm -f "${BENCH_CONTAINERS[@]}" >/dev/null 2>&1 || true
-    fi
-    # shellcheck disable=SC2086  # one id a word
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+    docker ps -aq --filter "name=^$BENCH_PREFIX" | xargs -r docker rm -f >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "$BENCH_TAG" -1 "$*" >&2; }
 
-# bench_failed WHAT RC OUTPUT_FILE LINES: say that WHAT failed, show the end of
-# its output, exit 1.
-bench_failed() {
-    log "$1 failed (rc=$2); last lines of its output:"
-    tail -n "$4" "$3" >&2
+# bench_play LOG ANSIBLE-PLAYBOOK-ARGS...: one run, its output in LOG; on a
+# failure, show the end of LOG and exit.
+bench_play() {
+    local out=$1 rc=0
+    shift
+    timeout 900 ansible-playbook "$@" >"$out" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    log "ansible-playbook $* failed (rc=$rc):"
+    tail -n 40 "$out" >&2
     exit 1
 }
 
-# calc EXPR [DECIMALS]: an awk arithmetic expression, printed with DECIMALS (2).
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
-
-# bench_elapsed T0 T1: seconds between two `date +%s.%N` stamps, 2 decimals.
-bench_elapsed() { calc "$2 - $1"; }
-
-# bench_uv_stub CONTAINER: a no-op /usr/local/bin/uv (the role only needs it to run).
-bench_uv_stub() {
-    timeout 60 docker exec "$1" sh -c 'printf "#!/bin/sh\nexit 0\n" > /usr/local/bin/uv && chmod 0755 /usr/local/bin/uv'
-}
-
-# bench_start CONTAINER: a plain (non-systemd) container from IMAGE, with the uv stub.
-bench_start() {
-    docker run -d --name "$1" --network host "$IMAGE" sleep infinity >/dev/null
-    bench_uv_stub "$1"
-}
-
-# bench_apt_update CONTAINER
-bench_apt_update() {
-    log "apt-get update in the container"
-    docker exec "$1" timeout 300 apt-get update -qq
+# bench_standins: print the path of a tar of the deployed app's stand-ins, as
+# molecule/resources/prepare.yml lays them out (uv; manage.py and bin/update.sh
+# of www-data; the env file, root:www-data 0640). Put it in a container with
+#   docker cp -a - CONTAINER:/ < TAR
+bench_standins() {
+    local stub=molecule/resources/stub-app root=$WORK/standins tar=$WORK/standins.tar
+    if [ ! -s "$tar" ]; then
+        install -D -m 0755 "$stub/uv" "$root/usr/local/bin/uv"
+        install -D -m 0755 "$stub/manage.py" "$root/opt/server-monitoring/manage.py"
+        install -D -m 0755 "$stub/bin/update.sh" "$root/opt/server-monitoring/bin/update.sh"
+        install -d -m 0750 "$root/etc/server-monitoring"
+        printf 'DJANGO_SETTINGS_MODULE=config.settings\nDJANGO_SECRET_KEY=sm-bench-secret-key-not-for-production\n' \
+            > "$root/etc/server-monitoring/env"
+        chmod 0640 "$root/etc/server-monitoring/env"
+        # Debian's www-data is 33:33.
+        tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$tar" usr/local/bin/uv
+        tar -C "$root" --numeric-owner --owner=33 --group=33 -rf "$tar" opt/server-monitoring
+        tar -C "$root" --numeric-owner --owner=0 --group=33 -rf "$tar" etc/server-monitoring
+    fi
+    echo "$tar"
 }

@@ -17,32 +17,29 @@
 # LOST n (the role promises LOSSLESS there).
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
-bench_init rotation rot
+bench_init rotation
 SIZE_MB=${1:-1024}
-RATE=${SMBENCH_RATE:-500}                 # writer lines per second
-IMAGE=${SMBENCH_IMAGE:-local/debian-systemd:bookworm}
-NAME=smbench-rot
-BENCH_CONTAINERS=("$NAME")
+RATE=${BENCH_RATE:-500}                   # writer lines per second
+IMAGE=${BENCH_IMAGE:-local/debian-systemd:bookworm}
+NAME=${BENCH_PREFIX}rot
 LOGS=/opt/server-monitoring/logs
 CONF=/etc/logrotate.d/server-maintanence
 LIB=/usr/local/lib/smbench
 BIG=/var/tmp/smbench-big.log
 COUNT_FILE=/tmp/smbench-writer.count
-CASES=${SMBENCH_CASES:-"reopen:gzip reopen:zstd copytruncate:gzip copytruncate:zstd"}
+CASES=${BENCH_CASES:-"reopen:gzip reopen:zstd copytruncate:gzip copytruncate:zstd"}
 
 case "$SIZE_MB" in ''|*[!0-9]*) echo "usage: $0 [SIZE_MB]" >&2; exit 2;; esac
 # Every step below is bounded; this bounds the slow ones by the size.
 STEP_TIMEOUT=$(( 300 + SIZE_MB ))
 
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }  # calc EXPR [DECIMALS]
 dx() { timeout "$STEP_TIMEOUT" docker exec "$NAME" "$@"; }
 put() { timeout 60 docker exec -i "$NAME" sh -c "mkdir -p \"\$(dirname '$1')\" && cat > '$1' && chmod ${2:-0644} '$1'"; }
 
 # ---------------------------------------------------------------- container --
-if docker inspect "$NAME" >/dev/null 2>&1; then
-    log "removing a leftover $NAME container of an earlier run"
-    docker rm -f "$NAME" >/dev/null
-fi
 log "starting $NAME from $IMAGE (systemd, not privileged)"
 docker run -d --name "$NAME" --network host --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
     -v /sys/fs/cgroup:/sys/fs/cgroup:ro --stop-signal SIGRTMIN+3 "$IMAGE" >/dev/null
@@ -57,8 +54,9 @@ case "$state" in
     *) log "systemd did not come up (state: ${state:-none})"; docker logs "$NAME" 2>&1 | tail -20 >&2; exit 1;;
 esac
 
-bench_apt_update "$NAME"
-bench_uv_stub "$NAME"
+log "apt-get update in the container"
+dx apt-get update -qq
+docker cp -a - "$NAME:/" < "$(bench_standins)"
 
 # ------------------------------------------------------- in-container tools --
 put "$LIB/writer.py" <<'PYEOF'
@@ -216,13 +214,9 @@ dx python3 "$LIB/genlog.py" "$BIG" "$SIZE_MB" >/dev/null
 
 # -------------------------------------------------------------------- cases --
 apply_role() {  # apply_role METHOD COMPRESSION
-    local out="$WORK/role-$1-$2.log" rc=0
-    timeout 900 "$ANSIBLE_PLAYBOOK" -i "$NAME," -c community.docker.docker "$REPO/playbooks/site.yml" \
-        -e "server_maintanence_logrotate_method=$1" \
-        -e "server_maintanence_logrotate_compression=$2" >"$out" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        log "applying the role failed (rc=$rc):"; tail -n 40 "$out" >&2; exit 1
-    fi
+    local out="$WORK/role-$1-$2.log"
+    bench_play "$out" -i "$NAME," -c community.docker.docker playbooks/site.yml \
+        -e "server_maintanence_logrotate_method=$1" -e "server_maintanence_logrotate_compression=$2"
     log "role applied: $(grep -o 'ok=[0-9]* *changed=[0-9]*' "$out" | tail -1)"
 }
 
@@ -232,9 +226,9 @@ stop_writer() {
 }
 
 rotate() {  # rotate LABEL: one timed forced rotation; sets R_WALL R_PEAK_MB
-    local out wall start peak end rc
+    local out wall start peak rc
     out=$(dx "$LIB/rotate_once.sh" "$LOGS" "$CONF")
-    read -r wall start peak end rc <<<"$out"
+    read -r wall start peak _ rc <<<"$out"
     if [ "$rc" -ne 0 ]; then
         log "$1: logrotate exited $rc:"; dx cat /tmp/smbench-logrotate.err >&2 || true
     fi

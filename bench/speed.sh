@@ -1,235 +1,134 @@
 #!/usr/bin/env bash
-# Speed benchmark of the server_maintanence role against ONE local container.
-# Prints wall times and ratios to the "floor" (an empty play with full fact
-# gathering). Not a test: nothing here asserts a timing.
+# Speed benchmark of the server_maintanence role, timed by hyperfine. Not a
+# test: it asserts nothing, it prints ratios to the floor, an empty play (no
+# tasks, default fact gathering, become) on the same hosts:
+#   - the idempotent run of playbooks/site.yml on N hosts, target <= 1.3x;
+#   - the first converge of a fresh stock Debian host (cron and logrotate
+#     present), target <= 2.5x;
+#   - for a per-task view, one idempotent run on the largest N with the
+#     ansible.posix.profile_tasks and ansible.posix.timer callbacks.
+# Hosts are local/debian-stock:bookworm containers (built if missing), docker
+# connection; forks are ansible.cfg's unless ANSIBLE_FORKS says otherwise.
 #
-#   bench/speed.sh            # from the repo root
-#   SMBENCH_REPEAT=5 bench/speed.sh
+#   bench/speed.sh                                  # as root (apt installs hyperfine)
+#   BENCH_HOSTS="1 3" BENCH_RUNS=2 bench/speed.sh   # a quick look
 #
-# Needs: docker, local/debian:bookworm, .venv (ansible-playbook, community.docker).
+# The report goes to stdout, progress and hyperfine's own output to stderr.
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 bench_init speed
-REPEAT=${SMBENCH_REPEAT:-3}
-RUN_TIMEOUT=${SMBENCH_RUN_TIMEOUT:-600}   # seconds, per ansible-playbook run
-NAME="smbench-speed-$$"
-BENCH_CONTAINERS=("$NAME")
+SIZES=${BENCH_HOSTS:-1 10 30}
+RUNS=${BENCH_RUNS:-5}
+counts='^[1-9][0-9]*( +[1-9][0-9]*)+ *$'  # RUNS, then one or more host counts
+[[ "$RUNS $SIZES" =~ $counts ]] || { echo "BENCH_HOSTS, BENCH_RUNS: counts, e.g. \"1 10 30\", 5" >&2; exit 2; }
+IMAGE=local/debian-stock:bookworm
+SITE=playbooks/site.yml
+FLOOR=$WORK/floor.yml
+printf -- '- name: Floor\n  hosts: all\n  become: true\n  tasks: []\n' > "$FLOOR"
 
-export ANSIBLE_CALLBACK_PLUGINS="$WORK/callbacks"
-export ANSIBLE_CALLBACKS_ENABLED=smbench_count
-
-# ------------------------------------------------------------ scratch files --
-mkdir -p "$WORK/callbacks"
-cat > "$WORK/callbacks/smbench_count.py" <<'PYEOF'
-# Counts task results: remote module calls vs controller-only vs skipped.
-import json
-import os
-
-from ansible.plugins.callback import CallbackBase
-
-CONTROLLER_ONLY = {
-    "assert", "debug", "set_fact", "meta", "fail", "include_tasks", "import_tasks",
-    "include_role", "import_role", "include_vars", "add_host", "group_by", "pause",
-    "set_stats", "validate_argument_spec",
-}
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "smbench_count"
-    CALLBACK_NEEDS_ENABLED = True
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.counts = {"remote": 0, "controller": 0, "skipped": 0, "changed": 0}
-        self.remote_tasks = {}
-
-    def v2_runner_on_ok(self, result):
-        action = result._task.action.split(".")[-1]
-        res = result._result
-        items = res.get("results")
-        n = 1
-        if items is not None:
-            n = sum(1 for r in items if not r.get("skipped"))
-            self.counts["skipped"] += len(items) - n
-        if res.get("changed"):
-            self.counts["changed"] += 1
-        if action in CONTROLLER_ONLY:
-            self.counts["controller"] += n
-        elif n:
-            self.counts["remote"] += n
-            name = result._task.get_name()
-            self.remote_tasks[name] = self.remote_tasks.get(name, 0) + n
-
-    def v2_runner_on_skipped(self, result):
-        self.counts["skipped"] += 1
-
-    def v2_playbook_on_stats(self, stats):
-        path = os.environ.get("SMBENCH_COUNT_FILE")
-        if path:
-            with open(path, "w") as out:
-                json.dump(dict(self.counts, remote_tasks=self.remote_tasks), out)
-PYEOF
-
-floor_play() {   # $1 file, $2 gather_subset (YAML list) or empty for the default (all)
-    {
-        echo "- name: Floor"
-        echo "  hosts: all"
-        echo "  become: true"
-        echo "  gather_facts: true"
-        [ -z "$2" ] || echo "  gather_subset: $2"
-        echo "  tasks:"
-        echo "    - name: Nothing"
-        echo "      ansible.builtin.meta: noop"
-    } > "$1"
-}
-floor_play "$WORK/floor_all.yml" ""
-floor_play "$WORK/floor_min.yml" "['min']"
-floor_play "$WORK/floor_none.yml" "['!all', '!min']"
-
-# ------------------------------------------------------------------ helpers --
-# run_play LABEL PLAYBOOK [extra args...]: one timed run; appends "LABEL SECONDS"
-# to $WORK/times, keeps the output in $WORK/LABEL.N.log. Fails on a failed run.
-declare -A RUNS=()
-run_play() {
-    local label=$1 play=$2; shift 2
-    local n=$(( ${RUNS[$label]:-0} + 1 )); RUNS[$label]=$n
-    local out="$WORK/$label.$n.log" t0 t1 rc=0
-    t0=$(date +%s.%N)
-    SMBENCH_COUNT_FILE="$WORK/$label.$n.count.json" \
-        timeout "$RUN_TIMEOUT" "$ANSIBLE_PLAYBOOK" -i "$NAME," -c community.docker.docker \
-        "$play" "$@" >"$out" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    [ "$rc" -eq 0 ] || bench_failed "run $label #$n" "$rc" "$out" 30
-    local secs
-    secs=$(bench_elapsed "$t0" "$t1")
-    echo "$label $secs" >> "$WORK/times"
-    log "$label #$n: ${secs}s ($(grep -o 'ok=[0-9]* *changed=[0-9]*' "$out" | tail -1))"
-}
-
-# ---------------------------------------------------------------- container --
-log "starting $NAME from $IMAGE"
-bench_start "$NAME"
-docker exec "$NAME" id www-data >/dev/null
-bench_apt_update "$NAME"
-
-SITE="$REPO/playbooks/site.yml"
-
-# (b) first converge on the fresh container: once, it cannot be repeated.
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-run_play converge "$SITE"
-
-# (a) and (e) floors, (c) idempotent re-runs with the repo's configuration as
-# is, (d) pipelining explicitly off and on: interleaved, round by round, so a
-# drift in the machine's load hits every variant alike.
-for _ in $(seq "$REPEAT"); do
-    run_play floor_all  "$WORK/floor_all.yml"
-    run_play floor_min  "$WORK/floor_min.yml"
-    run_play floor_none "$WORK/floor_none.yml"
-    run_play idempotent "$SITE"
-    ANSIBLE_PIPELINING=false run_play idem_pipe_off "$SITE"
-    ANSIBLE_PIPELINING=true  run_play idem_pipe_on  "$SITE"
-    # A converge on a typical Debian server, where cron and logrotate are
-    # already installed (state=absent keeps packages and logs).
-    run_play uninstall "$SITE" -e server_maintanence_state=absent
-    run_play reconverge "$SITE"
-done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# Is pipelining on for the docker connection with the repo's ansible.cfg alone?
-# ([ssh_connection] pipelining only configures the ssh connection plugin.)
-if env -u ANSIBLE_PIPELINING "$REPO/.venv/bin/ansible-config" dump --only-changed 2>/dev/null \
-        | grep -q '^ANSIBLE_PIPELINING(.*= True'; then
-    CFG_PIPELINING=on
-else
-    CFG_PIPELINING=off
+if ! command -v hyperfine >/dev/null 2>&1; then
+    log "installing hyperfine"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null
 fi
+docker image inspect "$IMAGE" >/dev/null 2>&1 || scripts/build-images.sh stock >&2
+STANDINS=$(bench_standins)
+
+# host_cmd NAME: the shell command that (re)creates container NAME, stand-ins
+# in and cron running, as on a stock Debian server (a container starts none).
+host_cmd() {
+    echo "docker rm -f $1 >/dev/null 2>&1; docker run -d --name $1 --network host $IMAGE sleep infinity >/dev/null" \
+         "&& docker cp -a - $1:/ < $STANDINS && docker exec $1 service cron start >/dev/null"
+}
+
+inventory() {  # inventory FILE HOST...
+    local file=$1
+    shift
+    printf '%s\n' '[all:vars]' 'ansible_connection=community.docker.docker' '[bench]' "$@" > "$file"
+}
+
+# bench NAME CSV [HYPERFINE-OPTIONS...] -n LABEL CMD...: hyperfine, --warmup 1
+# --runs $RUNS; the last run's output is kept in CSV.out.
+bench() {
+    log "hyperfine: $1"
+    shift
+    hyperfine --style basic --warmup 1 --runs "$RUNS" --export-csv "$1" --output "$1.out" "${@:2}" >&2
+}
+
+median() { awk -F, -v c="$2" '$1 == c { print $4 }' "$1"; }  # median CSV LABEL
+
+# changed_hosts LOG: how many hosts of a play recap changed something.
+changed_hosts() { grep -c 'changed=[1-9]' "$1" || true; }
+
+echo "server_maintanence speed bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) CPU(s), $(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo) GiB memory," \
+     "load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(ansible-playbook --version | sed -n '1s/.*\[core \(.*\)\]/ansible-core \1/p')," \
+     "forks $(ansible-config dump | sed -n 's/^DEFAULT_FORKS(\(.*\)) = \(.*\)/\2 (\1)/p'), $(hyperfine --version)"
+echo "hosts: $IMAGE containers, docker connection; $RUNS runs after 1 warm-up, medians in seconds"
+
+# ------------------------------------------------------ idempotent, N hosts --
+started=0 largest=0
+for n in $SIZES; do
+    hosts=()
+    for i in $(seq "$n"); do hosts+=("${BENCH_PREFIX}$i"); done
+    if [ "$n" -gt "$started" ]; then
+        log "starting ${hosts[$started]} .. ${hosts[-1]}"
+        printf '%s\n' "${hosts[@]:started}" | xargs -P 8 -I{} sh -c "$(host_cmd {})"
+        started=$n
+    fi
+    [ "$n" -gt "$largest" ] && largest=$n
+    inventory "$WORK/hosts-$n.ini" "${hosts[@]}"
+    log "converging $n host(s), untimed"
+    bench_play "$WORK/converge-$n.log" -i "$WORK/hosts-$n.ini" "$SITE"
+    bench "idempotent run on $n host(s)" "$WORK/hosts-$n.csv" \
+        -n floor "ansible-playbook -i $WORK/hosts-$n.ini $FLOOR" \
+        -n idempotent "ansible-playbook -i $WORK/hosts-$n.ini $SITE"
+    echo "$n $(median "$WORK/hosts-$n.csv" floor) $(median "$WORK/hosts-$n.csv" idempotent)" \
+         "$(changed_hosts "$WORK/hosts-$n.csv.out")" >> "$WORK/rows"
+done
+
+# --------------------------------------------------- first converge, 1 host --
+fresh=${BENCH_PREFIX}fresh
+inventory "$WORK/fresh.ini" "$fresh"
+bench "first converge on a fresh host" "$WORK/converge.csv" --prepare "$(host_cmd "$fresh")" \
+    -n floor "ansible-playbook -i $WORK/fresh.ini $FLOOR" \
+    -n converge "ansible-playbook -i $WORK/fresh.ini $SITE"
+
+# ------------------------------------------------------------ per-task view --
+log "one idempotent run on $largest host(s) with profile_tasks and timer"
+ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.timer \
+PROFILE_TASKS_TASK_OUTPUT_LIMIT=10 \
+    bench_play "$WORK/profile.log" -i "$WORK/hosts-$largest.ini" "$SITE"
 
 # ------------------------------------------------------------------- report --
-"$PY" - "$WORK" "$IMAGE" "$CFG_PIPELINING" "$LOAD_START" "$LOAD_END" "$(nproc)" <<'PYEOF'
-import glob
-import json
-import os
-import re
-import statistics
-import sys
+verdict() {  # verdict HOSTS BASE_S RUN_S TARGET
+    awk -v n="$1" -v b="$2" -v r="$3" -v t="$4" \
+        'BEGIN { printf "%5d %15.2f %15.2f %6.2f %7.1f  %s\n", n, b, r, r / b, t, (r / b <= t ? "meets" : "misses") }'
+}
+echo
+echo "idempotent run of $SITE vs. the floor, same hosts, one hyperfine call per size"
+printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "idem. median" ratio target verdict
+while read -r n floor idem changed; do
+    verdict "$n" "$floor" "$idem" 1.3
+    [ "$changed" -eq 0 ] || echo "      NOTE: $changed host(s) changed something in the last idempotent run"
+done < "$WORK/rows"
 
-work, image, cfg_pipelining, load_start, load_end, cpus = sys.argv[1:]
-times = {}
-with open(os.path.join(work, "times")) as fh:
-    for line in fh:
-        label, secs = line.split()
-        times.setdefault(label, []).append(float(secs))
+echo
+echo "first converge of a fresh stock host vs. the floor on a fresh host (recreated before each run)"
+printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "conv. median" ratio target verdict
+verdict 1 "$(median "$WORK/converge.csv" floor)" "$(median "$WORK/converge.csv" converge)" 2.5
+[ "$(changed_hosts "$WORK/converge.csv.out")" -eq 1 ] \
+    || echo "      NOTE: the last converge run changed nothing: it was not a first converge"
 
-
-def med(label):
-    return statistics.median(times[label])
-
-
-def counts(label):
-    found = sorted(glob.glob(os.path.join(work, label + ".*.count.json")))
-    return json.load(open(found[-1])) if found else None
-
-
-def changed(label):
-    out = []
-    for path in sorted(glob.glob(os.path.join(work, label + ".*.log"))):
-        m = re.findall(r"changed=(\d+)", open(path).read())
-        out.append(int(m[-1]) if m else -1)
-    return out
-
-
-rows = [
-    ("floor_all", "(a) floor: empty play, gather_facts all"),
-    ("floor_min", "(e) floor: gather_subset [min]"),
-    ("floor_none", "(e) floor: gather_subset [!all, !min]"),
-    ("converge", "(b) first converge (fresh, after apt-get update)"),
-    ("reconverge", "(b') converge with cron+logrotate installed"),
-    ("idempotent", f"(c) idempotent re-run (repo cfg: pipelining {cfg_pipelining})"),
-    ("idem_pipe_off", "(d) idempotent, ANSIBLE_PIPELINING=false"),
-    ("idem_pipe_on", "(d) idempotent, ANSIBLE_PIPELINING=true"),
-]
-print()
-print(f"server_maintanence speed benchmark: 1 container ({image}), docker connection, become; "
-      f"{cpus} CPU(s), load average {load_start} at start, {load_end} at end")
-if max(float(x) for x in (load_start + " " + load_end).split()) > float(cpus):
-    print("NOTE: the machine was busy (load average above the CPU count): timings are noisy")
-print(f"{'run':<52} {'n':>2} {'median s':>9} {'min s':>7} {'max s':>7} {'x floor':>8}")
-floor = med("floor_all")
-for label, title in rows:
-    t = times[label]
-    print(f"{title:<52} {len(t):>2} {med(label):>9.2f} {min(t):>7.2f} {max(t):>7.2f} {med(label) / floor:>7.2f}x")
-
-print()
-conv = med("converge") / floor
-idem = med("idempotent") / floor
-print(f"converge / floor   = {conv:.2f}x  (target <= 3.0x): {'meets' if conv <= 3.0 else 'misses'}")
-print(f"idempotent / floor = {idem:.2f}x  (target <= 1.5x): {'meets' if idem <= 1.5 else 'misses'}")
-reconv = med("reconverge") / floor
-print(f"converge with cron+logrotate installed / floor = {reconv:.2f}x  (target <= 3.0x): "
-      f"{'meets' if reconv <= 3.0 else 'misses'}")
-print(f"pipelining off / on (idempotent) = {med('idem_pipe_off') / med('idem_pipe_on'):.2f}x")
-print(f"idempotent / floor with gather_subset [min]       = {med('idempotent') / med('floor_min'):.2f}x")
-print(f"idempotent / floor with gather_subset [!all,!min] = {med('idempotent') / med('floor_none'):.2f}x")
-
-idem_changed = changed("idempotent") + changed("idem_pipe_off") + changed("idem_pipe_on")
-print(f"changed= of the idempotent runs: {idem_changed}"
-      + ("" if all(c == 0 for c in idem_changed) else "  <-- NOT idempotent"))
-c = counts("idempotent")
-f = counts("floor_all")
-if c:
-    print(f"idempotent run task results: {c['remote']} remote module call(s), "
-          f"{c['controller']} controller-only, {c['skipped']} skipped"
-          + (f"; the floor makes {f['remote']} remote call(s)" if f else ""))
-    for name, n in c["remote_tasks"].items():
-        print(f"  remote: {name}" + (f" (x{n})" if n > 1 else ""))
-if cfg_pipelining == "off":
-    print("note: ansible.cfg sets pipelining only under [ssh_connection], which the docker connection")
-    print("      ignores, so (c) runs without pipelining here (over ssh it would be on)")
-cc = counts("converge")
-if cc:
-    print(f"first converge task results: {cc['remote']} remote module call(s), "
-          f"{cc['controller']} controller-only, {cc['skipped']} skipped, {cc['changed']} changed")
-PYEOF
+echo
+echo "per-task times, one idempotent run on $largest host(s) (ansible.posix.profile_tasks, top 10):"
+# profile_tasks: a "date (last task) total ****" line, a line of =, the tasks, a blank line.
+awk '/^=+ *$/ { n = split(prev, f, " "); total = f[n - 1]; on = 1; next }
+     on && !NF { print "total " total; exit }
+     on
+     { prev = $0 }' "$WORK/profile.log"
+grep -h '^Playbook run took' "$WORK/profile.log"  # ansible.posix.timer
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

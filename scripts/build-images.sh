@@ -2,8 +2,8 @@
 # Build the local test images with mmdebstrap + `docker import`; no registry is
 # ever contacted. An image whose tag already exists is skipped.
 #
-#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream
-#   (no NAME: every image)
+#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream stock
+#   (no NAME: every image but stock, which only bench/speed.sh uses and builds)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -122,8 +122,11 @@ image() {
         --customize-hook='chmod 0440 "$1/etc/sudoers.d/deploy"' ;;
     upstream)
       upstream ;;
+    stock)
+      # A stock Debian server, cron and logrotate present: bench/speed.sh's hosts.
+      build local/debian-stock:bookworm bookworm "$base_packages,cron,logrotate" ;;
     *)
-      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd upstream)" >&2
+      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd upstream stock)" >&2
       return 2 ;;
   esac
 }
