@@ -284,6 +284,7 @@ def main():
     user_exists = _account(pwd.getpwnam, params["user"])
     home = pwd.getpwnam(params["user"]).pw_dir if user_exists else "/nonexistent"
     systemd = os.path.isdir("/run/systemd/system")
+    env = _env_values(params["env_file"], params["env_keys"] + params["env_digest_keys"])
 
     crontab = []
     if commands["crontab"] and user_exists:
@@ -306,9 +307,9 @@ def main():
         "user_exists": user_exists,
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),
-        "env": _env_values(params["env_file"], params["env_keys"]),
-        "env_digests": {key: None if value is None else hashlib.sha256(value.encode()).hexdigest()
-                        for key, value in _env_values(params["env_file"], params["env_digest_keys"]).items()},
+        "env": {key: env[key] for key in params["env_keys"]},
+        "env_digests": {key: None if env[key] is None else hashlib.sha256(env[key].encode()).hexdigest()
+                        for key in params["env_digest_keys"]},
         "commands": commands,
         "crontab": crontab,
         "systemd": systemd,
