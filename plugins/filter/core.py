@@ -95,10 +95,10 @@ def input_errors(inputs):
     def fail(name, text):
         errors.append("%s%s %s" % (PREFIX, name, text))
 
-    for name in ("project_dir", "logs_dir", "uv_path", "env_file"):
+    for name in ("project_dir", "logs_dir", "uv_path", "env_file", "state_dir", "metrics_dir"):
         value = inputs[name]
-        if name == "uv_path" and value == "":
-            continue  # empty: found on the host the way the app's installer finds it
+        if name in ("uv_path", "metrics_dir") and value == "":
+            continue  # uv: found the way the app's installer finds it; metrics: off
         if not _matches(_SAFE_PATH, value) or "/../" in value + "/":
             fail(name, "must be an absolute path made of letters, digits and . _ - + / only "
                        "(no spaces, newlines, '..' or shell metacharacters); got %r" % (value,))
@@ -113,12 +113,12 @@ def input_errors(inputs):
                  % (inputs[name], "; ".join(problems)))
     for name, least in (("logrotate_rotate", 0), ("logrotate_history_rotate", 0),
                         ("health_check_timeout", 1), ("push_timeout", 1),
-                        ("auto_update_timeout", 1), ("inbox_timeout", 1)):
+                        ("auto_update_timeout", 1), ("inbox_timeout", 1), ("status_max_intervals", 1)):
         number = _whole_number(inputs[name])
         if number is None or number < least:
             fail(name, "must be a whole number >= %d; got %r" % (least, inputs[name]))
     for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
-                           ("logrotate_history_maxsize", False)):
+                           ("logrotate_history_maxsize", False), ("status_max_logs_size", False)):
         value = inputs[name]
         if not (_matches(_SIZE, value) or (optional and value == "")):
             fail(name, "must be a size like 500k, 100M or 1G%s; got %r"
@@ -206,11 +206,27 @@ def host_errors(probe, settings):
                          PREFIX, ", ".join(missing), PREFIX))
     if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
         errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
+    metrics = settings.get("metrics_dir")
+    if metrics and probe["paths"][metrics]["exists"] and not _writable(
+            probe["paths"][metrics], settings["user"], probe["user_groups"]):
+        found = probe["paths"][metrics]
+        errors.append("%smetrics_dir %s exists but %s cannot write it (owner %s:%s, mode %s): the job runner "
+                      "writes its metrics there as the app user. Grant it, e.g. chgrp %s %s && chmod g+w %s, "
+                      "or point %smetrics_dir at a directory it can write"
+                      % (PREFIX, metrics, settings["user"], found.get("owner"), found.get("group"), found.get("mode"),
+                         settings["group"], metrics, metrics, PREFIX))
     runner = settings["cron_daily_runner"]
     if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
         errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
                       "Reinstall the logrotate package" % runner)
     return errors
+
+
+def _writable(found, user, groups):
+    mode = int(found.get("mode") or "0", 8)
+    return bool(found.get("isdir") and (
+        (found.get("owner") == user and mode & 0o200) or (found.get("group") in groups and mode & 0o020)
+        or mode & 0o002))
 
 
 def cron_fields(schedule):
@@ -259,26 +275,23 @@ def cron_in_sync(lines, name, line, state):
 
 def cron_entries(jobs, settings):
     """The crontab entries of the app's jobs: for each, its name, the state it
-    must have, its 5 fields, the job text and the whole line, which exports
-    the app's env file (cron passes neither the units' environment nor their
-    EnvironmentFile=), holds the job's lock (a run still going makes the next
-    one skip, exit 75) and applies its timeout. `settings`: project_dir,
-    logs_dir, env_file."""
+    must have, its 5 fields, the job text and the whole line. The line hands
+    the job to the role's job runner (`settings["runner"]`), which loads the
+    app's env file, holds the job's lock, applies its timeout, logs and
+    records the outcome. `markers`: the text that makes a crontab line this
+    job's, the runner's call or the lock of the inline wrapper that the
+    runner replaced. `settings`: runner, logs_dir."""
     entries = []
     for job in jobs:
-        lock = "%s/%s.lock" % (settings["logs_dir"], job["lock"])
-        text = (
-            "cd {project} && {{ [ ! -f {env} ] || {{ set -a; . {env}; set +a; }}; "
-            "flock -n -E 75 {lock} timeout -k 30 {timeout} {command}; rc=$?; "
-            "[ $rc -ne 75 ] || echo \"$(date -Iseconds) {name}: skipped, the previous run still holds {lock}\"; "
-            "[ $rc -ne 124 ] || echo \"$(date -Iseconds) {name}: stopped after {timeout}s\"; "
-            "}} >> {logs}/{log} 2>&1"
-        ).format(project=settings["project_dir"], env=settings["env_file"], lock=lock,
-                 timeout=job["timeout"], command=job["command"], name=job["name"],
-                 logs=settings["logs_dir"], log=job["log"])
+        default_log = "%s.log" % job["id"]
+        call = "%s%s %s " % (settings["runner"], "" if job["log"] == default_log else " --log " + job["log"],
+                             job["id"])
+        text = "%s%s %s" % (call, job["timeout"], job["command"])
         fields = cron_fields(job["schedule"])
-        entries.append(dict(fields, name=job["name"], state="present" if job["wanted"] else "absent",
-                            lock=lock, job=text, line=" ".join(job["schedule"].split()) + " " + text))
+        entries.append(dict(fields, name=job["name"], id=job["id"],
+                            state="present" if job["wanted"] else "absent", job=text,
+                            line=" ".join(job["schedule"].split()) + " " + text,
+                            markers=[call, " %s/%s.lock " % (settings["logs_dir"], job["id"])]))
     return entries
 
 
@@ -287,22 +300,27 @@ def _owned_lines(lines, entries):
     malformed: a header whose job line was deleted (the line after it is not
     one of the role's, which ansible.builtin.cron would overwrite), a header
     twice, or a job line of the role's without its header. A job line is the
-    role's when it holds the entry's lock file."""
-    locks = {"#Ansible: %s" % entry["name"]: " %s " % entry["lock"] for entry in entries}
+    role's when it holds one of the entry's markers."""
+    markers = {"#Ansible: %s" % entry["name"]: entry["markers"] for entry in entries}
+    every_marker = [marker for found in markers.values() for marker in found]
+
+    def marked(line, found):
+        return not line.startswith("#") and any(marker in line for marker in found)
+
     owned, seen, broken = set(), set(), False
     for index, line in enumerate(lines):
         if index in owned:
             continue
-        if line in locks:
+        if line in markers:
             owned.add(index)
             broken = broken or line in seen
             seen.add(line)
             following = lines[index + 1] if index + 1 < len(lines) else ""
-            if locks[line] in following and not following.startswith("#"):
+            if marked(following, markers[line]):
                 owned.add(index + 1)
             else:
                 broken = True
-        elif not line.startswith("#") and any(lock in line for lock in locks.values()):
+        elif marked(line, every_marker):
             owned.add(index)
             broken = True
     return owned, broken
@@ -321,8 +339,11 @@ def plan(probe, wanted):
 
     `wanted` holds state, packages ({package, command, needed}), logs_dir
     ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
-    wanted}), lock_files, entries (from cron_entries) and env ({manage, path,
-    group, digests: {KEY: sha256 of the value}})."""
+    wanted}), entries (from cron_entries) and env ({manage, path,
+    group, digests: {KEY: sha256 of the value}}), dirs ({path, owner, group,
+    mode, wanted}: directories the role creates besides the logs), legacy
+    (files of older releases, removed in both states) and owned (what else
+    state absent removes: the runner's state and metrics)."""
     steps = {}
     found = probe["paths"]
     lines = probe["crontab"]
@@ -331,7 +352,7 @@ def plan(probe, wanted):
         present = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], "", "absent")]
         if present and probe["commands"]["crontab"]:
             steps["cron_entries"] = present
-        files = [f["dest"] for f in wanted["files"]] + wanted["lock_files"]
+        files = [f["dest"] for f in wanted["files"]] + wanted["legacy"] + wanted["owned"]
         remove = [path for path in files if found[path]["exists"]]
         if remove:
             steps["remove_files"] = remove
@@ -352,7 +373,12 @@ def plan(probe, wanted):
              if f["wanted"] and not _file_in_place(found[f["dest"]], "root", "root", f["mode"], f["checksum"])]
     if files:
         steps["files"] = files
+    dirs = [d["path"] for d in wanted["dirs"] if d["wanted"] and not (
+        found[d["path"]].get("isdir") and _file_in_place(found[d["path"]], d["owner"], d["group"], d["mode"]))]
+    if dirs:
+        steps["dirs"] = dirs
     stale = [f["dest"] for f in wanted["files"] if not f["wanted"] and found[f["dest"]]["exists"]]
+    stale += [path for path in wanted["legacy"] if found[path]["exists"]]
     if stale:
         steps["remove_files"] = stale
     services = probe["services"]

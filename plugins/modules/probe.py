@@ -68,6 +68,26 @@ options:
     type: list
     elements: path
     default: []
+  report:
+    description:
+      - Also read what C(playbooks/status.yml) reports. The host's clock, each
+        job's record in O(state_dir), the disk usage of O(logs_dir) and the free
+        space on its filesystem, and the last rotation of its C(*.log) files in
+        O(logrotate_state).
+    type: bool
+    default: false
+  state_dir:
+    description: The job runner's state directory (one C(<job>.state) file per job); read with O(report).
+    type: path
+    default: ''
+  logs_dir:
+    description: The app's logs directory; measured with O(report).
+    type: path
+    default: ''
+  logrotate_state:
+    description: logrotate's state file; read with O(report).
+    type: path
+    default: /var/lib/logrotate/status
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -151,17 +171,45 @@ probe:
     apt_lists:
       description: Whether apt has package lists (a bare image has none).
       type: bool
+    user_groups:
+      description: The groups O(user) belongs to, its primary group first.
+      type: list
+      elements: str
+    now:
+      description: The host's clock as a Unix time; with O(report).
+      type: float
+    jobs:
+      description:
+        - With O(report), each job's record from O(state_dir), by job id, as
+          the job runner wrote it (start, end, duration, exit_code, outcome,
+          skipped, timed_out, last_success).
+      type: dict
+      sample: {health: {exit_code: "0", outcome: success, last_success: "1795645094.528"}}
+    logs:
+      description: With O(report), the disk usage of O(logs_dir) and the space free for its owner, in bytes (null when missing).
+      type: dict
+      sample: {size: 16384, free: 20212121600}
+    crontab_changed:
+      description: With O(report), when O(user)'s crontab last changed (its file's mtime), as a Unix time; null without one.
+      type: float
+    last_rotation:
+      description: With O(report), the newest time O(logrotate_state) records for O(logs_dir)'s C(*.log) files, as a Unix time; null when none.
+      type: float
 """
 
 import grp
 import hashlib
 import os
 import pwd
+import re
 import shutil
 import stat
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+# Where Debian's cron keeps each user's crontab.
+CRONTABS = "/var/spool/cron/crontabs"
 COMMANDS = ("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl")
 
 
@@ -263,6 +311,88 @@ def _listdir(path):
         return []
 
 
+def _user_groups(user):
+    try:
+        primary = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+    except KeyError:
+        return []
+    return [primary] + sorted(g.gr_name for g in grp.getgrall() if user in g.gr_mem and g.gr_name != primary)
+
+
+def _job_records(state_dir):
+    """{job id: {key: value}} from the job runner's <id>.state files."""
+    records = {}
+    for name in sorted(_listdir(state_dir)):
+        if name.endswith(".state") and not name.startswith("."):
+            try:
+                with open(os.path.join(state_dir, name)) as handle:
+                    lines = handle.read().splitlines()
+            except OSError:
+                continue
+            records[name[:-len(".state")]] = dict(line.split("=", 1) for line in lines if "=" in line)
+    return records
+
+
+def _disk_usage(path):
+    """Bytes allocated to path and everything under it, each inode once
+    (du -sB1), or None."""
+    try:
+        top_stat = os.lstat(path)
+    except OSError:
+        return None
+    seen = {(top_stat.st_dev, top_stat.st_ino)}
+    total = top_stat.st_blocks * 512
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            try:
+                found = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            if (found.st_dev, found.st_ino) not in seen:
+                seen.add((found.st_dev, found.st_ino))
+                total += found.st_blocks * 512
+    return total
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _free_space(path):
+    try:
+        found = os.statvfs(path)
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize
+
+
+_LOGROTATE_ENTRY = re.compile(r'^"?(.+?)"?\s+(\d+)-(\d+)-(\d+)-(\d+):(\d+):(\d+)\s*$')
+
+
+def _last_rotation(state_file, logs_dir):
+    """The newest time logrotate's state file records for one of the *.log
+    files directly in logs_dir (logrotate writes local time), or None."""
+    newest = None
+    try:
+        with open(state_file) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        match = _LOGROTATE_ENTRY.match(line)
+        if not match:
+            continue
+        path = match.group(1)
+        if os.path.dirname(path) != logs_dir.rstrip("/") or not path.endswith(".log"):
+            continue
+        stamp = time.mktime(tuple(int(part) for part in match.groups()[1:]) + (0, 0, -1))
+        newest = stamp if newest is None else max(newest, stamp)
+    return newest
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -275,6 +405,10 @@ def main():
             "env_digest_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "units": {"type": "list", "elements": "str", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
+            "report": {"type": "bool", "default": False},
+            "state_dir": {"type": "path", "default": ""},
+            "logs_dir": {"type": "path", "default": ""},
+            "logrotate_state": {"type": "path", "default": "/var/lib/logrotate/status"},
         },
         supports_check_mode=True,
     )
@@ -303,7 +437,17 @@ def main():
         services["logrotate_timer_active"] = _systemctl(
             module, "is-active", "--quiet", "logrotate.timer")[0]
 
-    module.exit_json(changed=False, probe={
+    report = {}
+    if params["report"]:
+        report = {
+            "now": time.time(),
+            "jobs": _job_records(params["state_dir"]),
+            "logs": {"size": _disk_usage(params["logs_dir"]), "free": _free_space(params["logs_dir"])},
+            "last_rotation": _last_rotation(params["logrotate_state"], params["logs_dir"]),
+            "crontab_changed": _mtime(os.path.join(CRONTABS, params["user"])),
+        }
+
+    module.exit_json(changed=False, probe=dict(report, **{
         "user_exists": user_exists,
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),
@@ -322,7 +466,8 @@ def main():
         # An image or chroot may have no package lists at all: apt must fetch them.
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
                          for name in _listdir("/var/lib/apt/lists")),
-    })
+        "user_groups": _user_groups(params["user"]),
+    }))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import testinfra
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SITE = REPO / "playbooks" / "site.yml"
+STATUS = REPO / "playbooks" / "status.yml"
 # The app's source is the judge of what the role relies on.
 sys.path.insert(0, str(REPO / "tests" / "unit"))
 import upstream_app  # noqa: E402  pylint: disable=wrong-import-position
@@ -28,6 +29,9 @@ APP_DIR = "/opt/server-monitoring"
 LOGS = APP_DIR + "/logs"
 APP_USER = "www-data"
 LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
+RUNNER = "/usr/local/bin/server-maintanence-job"
+RUNNER_CONFIG = "/etc/default/server-maintanence-job"
+STATE_DIR = "/var/lib/server-maintanence"
 # cron's environment: no login shell, a minimal PATH.
 CRON_ENV = "env -i PATH=/usr/bin:/bin SHELL=/bin/sh LOGNAME={0} HOME=/var/www SM_VIA=test".format(APP_USER)
 
@@ -127,12 +131,15 @@ def hostname(host):
     return host.ansible.get_variables()["inventory_hostname"]
 
 
-def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, limit=None):
+def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, limit=None, playbook=SITE,
+             verbose=False):
     """Run the shipped playbook against this molecule host, as a user would."""
     # The inventory directory: molecule writes host_vars beside the file.
     inventory = inventory or os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     command = ["ansible-playbook", "-i", inventory,
-               "--limit", limit or hostname(host), str(SITE)]
+               "--limit", limit or hostname(host), str(playbook)]
+    if verbose:
+        command.append("-vvv")
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     if check:
@@ -141,6 +148,58 @@ def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, lim
         command.append("--diff")
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def run_status(host, extra_vars=None, check=False, limit=None, verbose=False):
+    """Run playbooks/status.yml against this host (limit: others, "all")."""
+    return run_site(host, extra_vars, check=check, limit=limit, playbook=STATUS, verbose=verbose)
+
+
+def status_table(output):
+    """{host: {column: cell}} from the table playbooks/status.yml prints.
+    Columns start where the header's words do (cells hold spaces)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("HOST "))
+    header = lines[start].strip()
+    indent = lines[start].index("HOST")
+    words = list(re.finditer(r"\S+", header))
+    names, offsets = [word.group() for word in words], [word.start() for word in words]
+    rows = {}
+    for line in lines[start + 1:]:
+        line = line[indent:]
+        if not line.strip() or line.startswith("("):
+            break
+        cells = [line[a:b].strip() for a, b in zip(offsets, offsets[1:] + [None])]
+        rows[cells[0]] = dict(zip(names, cells))
+    return rows
+
+
+def output(result):
+    """Everything a run printed (errors may go to stderr), one space apart."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def job_record(host, job):
+    """The runner's record of a job, read from its state file."""
+    text = host.file("%s/%s.state" % (STATE_DIR, job)).content_string
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def write_job_record(host, job, **changes):
+    """Rewrite fields of a job's record, as the app user (like the runner)."""
+    fields = dict(job_record(host, job), **{key: str(value) for key, value in changes.items()})
+    content = "".join("%s=%s\n" % item for item in fields.items())
+    host.check_output("printf %%s %s | runuser -u %s -- tee %s/%s.state >/dev/null",
+                      content, APP_USER, STATE_DIR, job)
+
+
+def run_job(host, name, timeout=None):
+    """Run an installed crontab line the way cron does; with timeout, the
+    same line with another timeout for the runner."""
+    command = job_command(crontab_entries(host)[name])
+    if timeout is not None:
+        command = re.sub(r"^(\S+(?: --log \S+)? \S+) \d+ ", r"\g<1> %d " % timeout, command)
+    return run_as_app(host, command)
 
 
 def recap(output):
@@ -160,8 +219,10 @@ def _listing(paths):
     )
 
 
-ROLE_STATE = "crontab -l -u {user} 2>&1; {files}; stat -c '%n %a %U:%G' {logs} 2>&1; true".format(
-    user=APP_USER, files=_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring"]), logs=LOGS)
+ROLE_STATE = "crontab -l -u {user} 2>&1; {files}; stat -c '%n %a %U:%G' {dirs} 2>&1; true".format(
+    user=APP_USER, files=_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring",
+                                   "/etc/default/server-maintanence-job", "/usr/local/bin/server-maintanence-job"]),
+    dirs=LOGS + " /var/lib/server-maintanence")
 LOGS_CONTENT = _listing([LOGS])
 
 
@@ -177,7 +238,7 @@ def cron_frozen(host):
     """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares,
     and let a job it had already started finish (it may still create its lock)."""
     host.check_output("pkill -STOP -x cron")
-    host.check_output("for i in $(seq 60); do pgrep -f '[f]lock -n -E 75' >/dev/null || exit 0; sleep 0.5; done; exit 1")
+    host.check_output("for i in $(seq 60); do pgrep -f '[s]erver-maintanence-job' >/dev/null || exit 0; sleep 0.5; done; exit 1")
     try:
         yield
     finally:

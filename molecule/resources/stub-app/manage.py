@@ -10,7 +10,8 @@ against the app's source):
   even when empty), and dies with a RuntimeError without one.
 
 SM_VIA tells a test's own run from cron's (cron sets no SM_VIA). A file
-named `slow` beside this script makes each run sleep that many seconds.
+named `slow` beside this script makes each run sleep that many seconds; one
+named `fail` makes each run exit with the code it holds, after its line.
 """
 import argparse
 import json
@@ -84,6 +85,9 @@ def main(argv):
         "path": os.environ.get("PATH", ""),
         "secret_key_source": source,
     }), flush=True)
+    fail = here / "fail"
+    if fail.exists():
+        sys.exit(int(fail.read_text().strip() or 1))
 
 
 if __name__ == "__main__":

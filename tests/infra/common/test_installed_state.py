@@ -1,6 +1,7 @@
 """The state the role leaves on every host of every scenario."""
 
-from conftest import APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines, job_command, uv_on
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, crontab_entries,
+                      crontab_lines, job_command, uv_on)
 
 
 def test_logs_dir_is_owned_by_the_app_and_closed_to_others(host):
@@ -55,27 +56,36 @@ def test_app_check_finds_its_markers_in_the_crontab(host):
     assert "run_pipeline --checks-only" in listing
 
 
+def runner_settings(host):
+    """The job runner's settings file, as {name: value}."""
+    text = host.file(RUNNER_CONFIG).content_string
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def test_health_entry_runs_the_documented_pipeline_command(host, app):
     command = job_command(crontab_entries(host)["server-maintanence health check"])
-    assert command.startswith("cd /opt/server-monitoring && ")
-    assert uv_on(host, app) + " run python manage.py run_pipeline --checks-only --json" in command
-    assert command.endswith(">> %s/cron.log 2>&1" % LOGS)
+    assert command == "%s --log cron.log health 240 %s run python manage.py run_pipeline --checks-only --json" % (
+        RUNNER, uv_on(host, app))
+    settings = runner_settings(host)
+    assert (settings["project_dir"], settings["logs_dir"]) == (APP_DIR, LOGS)
 
 
-def test_every_entry_exports_the_env_file_the_apps_units_read(host, app):
+def test_every_entry_runs_through_the_runner_which_loads_the_units_env_file(host, app):
     env_files = {unit["EnvironmentFile"].lstrip("-") for unit in app.units().values()}
     assert len(env_files) == 1, env_files
     (env_file,) = env_files
+    assert runner_settings(host)["env_file"] == env_file
     for name, line in crontab_entries(host).items():
-        assert "set -a; . %s; set +a;" % env_file in job_command(line), name
+        assert job_command(line).startswith(RUNNER + " "), name
+    runner = host.file(RUNNER)
+    assert (runner.user, runner.group, runner.mode) == ("root", "root", 0o755)
 
 
 def test_push_entry_exists_only_for_agents(host, app, cluster_role):
     entries = crontab_entries(host)
     if cluster_role in ("agent", "both"):
         command = job_command(entries["server-maintanence cluster push"])
-        assert uv_on(host, app) + " run python manage.py push_to_hub" in command
-        assert command.endswith(">> %s/push.log 2>&1" % LOGS)
+        assert command == "%s push 240 %s run python manage.py push_to_hub" % (RUNNER, uv_on(host, app))
     else:
         assert "server-maintanence cluster push" not in entries
         assert "push_to_hub" not in host.check_output("crontab -l -u %s", APP_USER)

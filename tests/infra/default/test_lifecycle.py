@@ -16,9 +16,9 @@ def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
         run_as_app(host, first)
         time.sleep(1)
         second = run_as_app(host, job_command(line))
-        assert second.rc == 0
+        assert second.rc == 75
         skipped = host.file(LOGS + "/cron.log").content_string
-        assert "server-maintanence health check: skipped, the previous run still holds" in skipped
+        assert "health: skipped, the previous run still holds" in skipped
         time.sleep(7)
         log = host.file(LOGS + "/cron.log").content_string
         assert log.count('"stub": "manage.py"') == 1, log
@@ -61,6 +61,9 @@ def test_uninstall_twice_then_reinstall_matches_a_fresh_install(host, cron_pause
     assert crontab_entries(host) == {}
     assert not host.file(LOGROTATE_CONFIG).exists
     assert not host.run("ls %s/*.lock", LOGS).stdout
+    for path in ("/usr/local/bin/server-maintanence-job", "/etc/default/server-maintanence-job",
+                 "/var/lib/server-maintanence"):
+        assert not host.file(path).exists, path
     assert host.file(LOGS + "/django.log").content_string.endswith("keep-me\n")
 
     again = run_site(host, {"server_maintanence_state": "absent"})

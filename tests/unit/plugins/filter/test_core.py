@@ -94,6 +94,8 @@ GOOD_INPUTS = {
     "env_file_units": ["server-monitoring.service"],
     "cluster_role": "standalone", "hub_url": None, "manage_env_file": False,
     "instance_id": "web1.example.com", "hub_api_key": None,
+    "state_dir": "/var/lib/server-maintanence", "metrics_dir": "",
+    "status_max_intervals": 2, "status_max_logs_size": "1G",
 }
 
 
@@ -117,6 +119,10 @@ def test_the_documented_defaults_pass_validation():
     ({"env_file_units": ["server-monitoring"]}, "server_maintanence_env_file_units"),
     ({"cluster_role": "both"}, "server_maintanence_hub_url"),
     ({"manage_env_file": True, "instance_id": "web 1"}, "server_maintanence_instance_id"),
+    ({"state_dir": "var/lib/sm"}, "server_maintanence_state_dir"),
+    ({"metrics_dir": "/var/lib/node exporter"}, "server_maintanence_metrics_dir"),
+    ({"status_max_intervals": 0}, "server_maintanence_status_max_intervals"),
+    ({"status_max_logs_size": "1T"}, "server_maintanence_status_max_logs_size"),
 ])
 def test_each_broken_rule_names_its_variable(changes, variable):
     errors = filters.input_errors(dict(GOOD_INPUTS, **changes))
@@ -132,6 +138,10 @@ def test_a_bad_api_key_is_refused_without_printing_it():
 
 def test_an_empty_uv_path_means_find_it_on_the_host():
     assert filters.input_errors(dict(GOOD_INPUTS, uv_path="")) == []
+
+
+def test_metrics_are_optional_and_a_set_metrics_dir_passes():
+    assert filters.input_errors(dict(GOOD_INPUTS, metrics_dir="/var/lib/prometheus/node-exporter")) == []
 
 
 CLUSTER = {"cluster_role": "standalone", "hub_url": "http://hub.internal:8000", "instance_id": "web1",
@@ -174,19 +184,30 @@ def test_both_gets_the_agent_and_the_hub_lines():
 
 # ------------------------------------------------------------ cron_entries --
 
-SETTINGS = {"project_dir": "/opt/sm", "logs_dir": "/opt/sm/logs", "env_file": "/etc/sm/env"}
-JOB = {"name": "server-maintanence health check", "lock": "health", "wanted": True, "schedule": "*/5  * * * *",
+SETTINGS = {"runner": "/usr/local/bin/server-maintanence-job", "logs_dir": "/opt/sm/logs"}
+JOB = {"name": "server-maintanence health check", "id": "health", "wanted": True, "schedule": "*/5  * * * *",
        "timeout": 240, "command": "/uv run python manage.py run_pipeline --checks-only --json", "log": "cron.log"}
 
 
-def test_an_entry_exports_the_env_file_then_runs_under_its_lock_and_timeout():
+def test_an_entry_hands_its_job_to_the_runner_with_its_log_and_timeout():
     (entry,) = filters.cron_entries([JOB], SETTINGS)
-    assert entry["state"] == "present" and entry["lock"] == "/opt/sm/logs/health.lock"
+    assert entry["state"] == "present" and entry["id"] == "health"
     assert (entry["minute"], entry["hour"]) == ("*/5", "*")
-    assert entry["job"].startswith("cd /opt/sm && { [ ! -f /etc/sm/env ] || { set -a; . /etc/sm/env; set +a; }; "
-                                   "flock -n -E 75 /opt/sm/logs/health.lock timeout -k 30 240 /uv run python")
-    assert entry["job"].endswith("} >> /opt/sm/logs/cron.log 2>&1")
+    assert entry["job"] == ("/usr/local/bin/server-maintanence-job --log cron.log health 240 "
+                            "/uv run python manage.py run_pipeline --checks-only --json")
     assert entry["line"] == "*/5 * * * * " + entry["job"]
+
+
+def test_a_job_logging_to_its_own_name_needs_no_log_option():
+    (entry,) = filters.cron_entries([dict(JOB, id="push", log="push.log", command="/uv run python manage.py push_to_hub")],
+                                    SETTINGS)
+    assert entry["job"] == "/usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
+
+
+def test_an_entry_is_recognised_by_its_runner_call_or_its_old_inline_lock():
+    (entry,) = filters.cron_entries([JOB], SETTINGS)
+    assert entry["markers"] == ["/usr/local/bin/server-maintanence-job --log cron.log health ",
+                                " /opt/sm/logs/health.lock "]
 
 
 def test_an_unwanted_job_is_an_entry_to_remove():
@@ -196,7 +217,7 @@ def test_an_unwanted_job_is_an_entry_to_remove():
 
 # -------------------------------------------------------------------- plan --
 
-ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster push", lock="push",
+ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster push", id="push",
                                           wanted=False, log="push.log")], SETTINGS)
 HEALTH_HEADER, HEALTH_LINE = "#Ansible: server-maintanence health check", ENTRIES[0]["line"]
 CONFIG, RUNNER = "/etc/logrotate.d/server-maintanence", "/etc/cron.hourly/server-maintanence-logrotate"
@@ -213,7 +234,9 @@ IN_PLACE_PROBE = {
         "/opt/sm/logs": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0750"},
         CONFIG: {"exists": True, "owner": "root", "group": "root", "mode": "0644", "checksum": "c1"},
         RUNNER: {"exists": False},
-        "/opt/sm/logs/health.lock": {"exists": True}, "/opt/sm/logs/push.lock": {"exists": False},
+        "/opt/sm/logs/health.lock": {"exists": False}, "/opt/sm/logs/push.lock": {"exists": False},
+        "/var/lib/sm": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0755"},
+        "/var/lib/node": {"exists": False},
         "/etc/sm/env": {"exists": True, "owner": "root", "group": "www-data", "mode": "0640"},
     },
 }
@@ -222,7 +245,9 @@ WANTED = {"state": "present",
                        {"package": "zstd", "command": "zstd", "needed": False}],
           "logs_dir": {"path": "/opt/sm/logs", "owner": "www-data", "group": "www-data", "mode": "0750"},
           "purge_logs": False, "files": FILES,
-          "lock_files": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock"],
+          "dirs": [{"path": "/var/lib/sm", "owner": "www-data", "group": "www-data", "mode": "0755", "wanted": True},
+                   {"path": "/var/lib/node", "owner": "root", "group": "www-data", "mode": "0775", "wanted": False}],
+          "legacy": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock"], "owned": ["/var/lib/sm"],
           "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "digests": {}}}
 
 
@@ -250,6 +275,9 @@ def test_a_host_in_place_needs_nothing():
     (lambda p: p["paths"].update({RUNNER: {"exists": True}}), "remove_files"),
     (lambda p: p.update(systemd=True), "timer"),
     (lambda p: p["uv"].update(exists=False), "uv_missing"),
+    (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "dirs"),
+    (lambda p: p["paths"]["/var/lib/sm"].update(owner="root"), "dirs"),
+    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True), "remove_files"),
 ])
 def test_each_drift_shows_in_the_plan(drift, step):
     assert step in plan([drift])
@@ -303,6 +331,7 @@ def test_absent_removes_what_is_there_and_nothing_else():
     wanted = dict(WANTED, state="absent")
     steps = plan(wanted=wanted)
     assert steps == {"cron_entries": ["server-maintanence health check"],
-                     "remove_files": [CONFIG, "/opt/sm/logs/health.lock"]}
-    assert plan([lambda p: p.update(crontab=[])], dict(wanted, purge_logs=True)) == {
-        "remove_files": [CONFIG, "/opt/sm/logs/health.lock"], "purge_logs": True}
+                     "remove_files": [CONFIG, "/var/lib/sm"]}
+    assert plan([lambda p: p.update(crontab=[]), lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True)],
+                dict(wanted, purge_logs=True)) == {
+        "remove_files": [CONFIG, "/opt/sm/logs/health.lock", "/var/lib/sm"], "purge_logs": True}

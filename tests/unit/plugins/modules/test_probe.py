@@ -35,7 +35,7 @@ spec.loader.exec_module(probe)
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_digests", "commands", "crontab", "systemd",
-              "cron_running", "services", "units_active", "paths", "apt_lists"}
+              "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups"}
 
 
 def make_file(path, mode=0o644, content=b""):
@@ -441,3 +441,193 @@ def test_cron_is_running_when_a_cron_process_has_only_cron_children(monkeypatch,
     monkeypatch.setattr(probe, "open", lambda path: io.StringIO(processes[path.split("/")[2]]), raising=False)
 
     assert probe._cron_running() is running
+
+
+# report=true: what playbooks/status.yml reads -------------------------------
+
+import subprocess  # noqa: E402  (kept with the tests that use it)
+import time  # noqa: E402
+
+REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed"}
+
+
+def state_dir_with_records(tmp_path):
+    """Two jobs' records as the job runner writes them, beside its temp file
+    (mid-rename) and its write lock, which are not records."""
+    state_dir = tmp_path / "state"
+    make_file(state_dir / "health.state", content=(
+        b"name=health\nstart=1700000000.100\nend=1700000002.600\nduration=2.500\nexit_code=0\n"
+        b"outcome=success\nskipped=0\ntimed_out=0\nlast_success=1700000002.600\n"))
+    make_file(state_dir / "push.state", content=(
+        b"name=push\nstart=1700000100.000\nend=1700000160.000\nduration=60.000\nexit_code=124\n"
+        b"outcome=timeout\nskipped=0\ntimed_out=1\nlast_success=\n"))
+    make_file(state_dir / ".health.state.XYZ", content=b"name=health\nexit_code=9\noutcome=half-written\n")
+    make_file(state_dir / ".write.lock")
+    make_file(state_dir / "health.lock")
+    return str(state_dir)
+
+
+HEALTH_RECORD = {"name": "health", "start": "1700000000.100", "end": "1700000002.600", "duration": "2.500",
+                 "exit_code": "0", "outcome": "success", "skipped": "0", "timed_out": "0",
+                 "last_success": "1700000002.600"}
+PUSH_RECORD = {"name": "push", "start": "1700000100.000", "end": "1700000160.000", "duration": "60.000",
+               "exit_code": "124", "outcome": "timeout", "skipped": "0", "timed_out": "1", "last_success": ""}
+
+
+def logs_dir_with_files(tmp_path):
+    logs = tmp_path / "logs"
+    make_file(logs / "cron.log", content=b"x" * 100000)
+    make_file(logs / "push.log", content=b"y" * 5000)
+    make_file(logs / "push.log.1.zst", content=b"z" * 123)
+    make_file(logs / "sub/deep.log", content=b"w" * 70000)
+    return str(logs)
+
+
+def du_bytes(path):
+    return int(subprocess.run(["du", "-sB1", path], check=True, capture_output=True, text=True).stdout.split()[0])
+
+
+def df_avail(path):
+    out = subprocess.run(["df", "-B1", "--output=avail", path], check=True, capture_output=True, text=True).stdout
+    return int(out.split()[-1])
+
+
+def logrotate_state(tmp_path, logs):
+    return make_file(tmp_path / "logrotate.status", content=(
+        "logrotate state -- version 2\n"
+        '"/var/log/syslog" 2031-1-1-0:0:0\n'
+        '"%(logs)s/cron.log" 2024-3-10-3:0:1\n'
+        '"%(logs)s/push.log" 2024-11-2-6:25:0\n'
+        '"%(logs)s/sub/deep.log" 2032-1-1-0:0:0\n'
+        '"%(logs)s/history.json" 2033-1-1-0:0:0\n'
+        '"%(logs)s-old/cron.log" 2034-1-1-0:0:0\n'
+        '%(logs)s/unquoted.log 2024-5-1-0:0:0\n'
+        'not an entry\n' % {"logs": logs}).encode())
+
+
+# The newest entry for a *.log directly in logs, as the local time logrotate writes.
+NEWEST_ROTATION = time.mktime((2024, 11, 2, 6, 25, 0, 0, 0, -1))
+
+
+def test_job_records_are_read_from_the_state_files_only(tmp_path):
+    records = probe._job_records(state_dir_with_records(tmp_path))
+
+    assert records == {"health": HEALTH_RECORD, "push": PUSH_RECORD}
+
+
+def test_job_records_of_a_missing_or_empty_state_dir_are_none(tmp_path):
+    (tmp_path / "empty").mkdir()
+
+    assert probe._job_records(str(tmp_path / "missing")) == {}
+    assert probe._job_records(str(tmp_path / "empty")) == {}
+    assert probe._job_records("") == {}
+
+
+def test_disk_usage_matches_du(tmp_path):
+    logs = logs_dir_with_files(tmp_path)
+
+    assert probe._disk_usage(logs) == du_bytes(logs)
+    assert probe._disk_usage(logs) >= 100000 + 5000 + 123 + 70000
+
+
+def test_disk_usage_and_free_space_of_a_missing_dir_are_none(tmp_path):
+    assert probe._disk_usage(str(tmp_path / "missing")) is None
+    assert probe._free_space(str(tmp_path / "missing")) is None
+
+
+def test_free_space_is_what_df_says_is_available(tmp_path):
+    free = probe._free_space(str(tmp_path))
+
+    assert abs(free - df_avail(str(tmp_path))) <= 16 * 1024 * 1024  # other writers on the filesystem
+
+
+def test_disk_usage_counts_a_hard_linked_file_once_like_du(tmp_path):
+    logs = logs_dir_with_files(tmp_path)
+    os.link(os.path.join(logs, "cron.log"), os.path.join(logs, "cron.log.hardlink"))
+
+    assert probe._disk_usage(logs) == du_bytes(logs)
+
+
+def test_last_rotation_is_the_newest_entry_for_a_log_directly_in_logs_dir(tmp_path):
+    logs = logs_dir_with_files(tmp_path)
+    state = logrotate_state(tmp_path, logs)
+
+    assert probe._last_rotation(state, logs) == NEWEST_ROTATION
+    assert probe._last_rotation(state, logs + "/") == NEWEST_ROTATION
+
+
+def test_last_rotation_is_none_without_a_state_file_or_an_entry(tmp_path):
+    logs = logs_dir_with_files(tmp_path)
+    state = logrotate_state(tmp_path, logs)
+
+    assert probe._last_rotation(str(tmp_path / "missing"), logs) is None
+    assert probe._last_rotation(state, str(tmp_path / "other")) is None
+
+
+def test_mtime_of_a_file_and_of_nothing(tmp_path):
+    path = make_file(tmp_path / "crontab")
+    os.utime(path, (1600000000, 1700000000.5))
+
+    assert probe._mtime(path) == 1700000000.5
+    assert probe._mtime(str(tmp_path / "missing")) is None
+
+
+def run_report(monkeypatch, capsys, tmp_path, crontabs, **args):
+    host = Host(monkeypatch, crontab=(0, "*/5 * * * * job health\n", ""))
+    monkeypatch.setattr(probe, "CRONTABS", str(crontabs))
+    logs = logs_dir_with_files(tmp_path)
+    before = time.time()
+    code, result = run_main(capsys, user=USER, group=GROUP, report=True, state_dir=state_dir_with_records(tmp_path),
+                            logs_dir=logs, logrotate_state=logrotate_state(tmp_path, logs), **args)
+    after = time.time()
+    assert code == 0 and result["changed"] is False
+    assert host.ran == [["crontab", "-l", "-u", USER]]  # report=true runs no other command
+    return result["probe"], logs, before, after
+
+
+def test_main_with_report_reads_the_jobs_logs_and_rotation(monkeypatch, capsys, tmp_path):
+    crontabs = tmp_path / "crontabs"
+    crontabs.mkdir()
+
+    found, logs, before, after = run_report(monkeypatch, capsys, tmp_path, crontabs)
+
+    assert set(found) == PROBE_KEYS | REPORT_KEYS
+    assert before <= found["now"] <= after
+    assert found["jobs"] == {"health": HEALTH_RECORD, "push": PUSH_RECORD}
+    assert found["logs"]["size"] == du_bytes(logs)
+    assert abs(found["logs"]["free"] - df_avail(logs)) <= 16 * 1024 * 1024
+    assert found["last_rotation"] == NEWEST_ROTATION
+    assert found["crontab_changed"] is None  # no crontab file for the user
+    assert found["crontab"] == ["*/5 * * * * job health"]
+
+
+def test_main_with_report_gives_when_the_users_crontab_file_changed(monkeypatch, capsys, tmp_path):
+    crontabs = tmp_path / "crontabs"
+    os.utime(make_file(crontabs / USER, 0o600, b"*/5 * * * * job health\n"), (1700000000, 1700000123.25))
+    make_file(crontabs / "someone-else")
+
+    found = run_report(monkeypatch, capsys, tmp_path, crontabs)[0]
+
+    assert found["crontab_changed"] == 1700000123.25
+
+
+def test_main_with_report_and_nothing_to_read_reports_nulls(monkeypatch, capsys, tmp_path):
+    Host(monkeypatch)
+    monkeypatch.setattr(probe, "CRONTABS", str(tmp_path / "no-crontabs"))
+
+    found = run_main(capsys, user=USER, group=GROUP, report=True, state_dir=str(tmp_path / "no-state"),
+                     logs_dir=str(tmp_path / "no-logs"), logrotate_state=str(tmp_path / "no-status"))[1]["probe"]
+
+    assert found["jobs"] == {}
+    assert found["logs"] == {"size": None, "free": None}
+    assert found["last_rotation"] is None and found["crontab_changed"] is None
+
+
+def test_main_without_report_reads_none_of_it(monkeypatch, capsys, tmp_path):
+    Host(monkeypatch)
+
+    found = run_main(capsys, user=USER, group=GROUP, state_dir=state_dir_with_records(tmp_path),
+                     logs_dir=logs_dir_with_files(tmp_path))[1]["probe"]
+
+    assert set(found) == PROBE_KEYS
+    assert not REPORT_KEYS & set(found)

@@ -1,0 +1,213 @@
+"""The job runner's records and playbooks/status.yml, read from the real host.
+
+Each test runs the installed crontab line itself (cron frozen), then checks
+what the runner recorded and what the status playbook reports and fails.
+"""
+
+import re
+import time
+
+import pytest
+
+from conftest import (APP_DIR, APP_USER, LOGS, RUNNER, STATE_DIR, crontab_entries, cron_frozen, job_command,
+                      output, recap, run_job, run_site, run_status, status_table)
+from conftest import job_record as record
+from conftest import write_job_record as write_record
+
+HEALTH = "server-maintanence health check"
+UPDATE = "server-maintanence auto-update"
+# server_maintanence_health_check_schedule in molecule/default: every minute.
+HEALTH_INTERVAL = 60
+
+
+def row(result, host_name):
+    """The status table's row of a host, as {column: cell}."""
+    return status_table(result.stdout)[host_name]
+
+
+@pytest.fixture
+def healthy(host):
+    """cron frozen, the stand-in app healthy, every job of this host run once."""
+    with cron_frozen(host):
+        host.check_output("rm -f %s/fail %s/slow", APP_DIR, APP_DIR)
+        for name in (HEALTH, UPDATE):
+            assert run_job(host, name).rc == 0
+        yield
+        host.check_output("rm -f %s/fail %s/slow", APP_DIR, APP_DIR)
+
+
+def test_the_runner_and_its_state_directory_are_installed_as_documented(host):
+    runner = host.file(RUNNER)
+    assert (runner.user, runner.group, runner.mode) == ("root", "root", 0o755)
+    state = host.file(STATE_DIR)
+    assert state.is_directory and (state.user, state.group, state.mode) == (APP_USER, APP_USER, 0o755)
+    lines = crontab_entries(host)
+    assert job_command(lines[HEALTH]).startswith(RUNNER + " --log cron.log health 240 ")
+    assert job_command(lines[UPDATE]).startswith(RUNNER + " update 1800 ")
+
+
+def test_a_healthy_host_passes_and_the_table_shows_true_values(host, healthy):
+    health = record(host, "health")
+    assert (health["outcome"], health["exit_code"], health["skipped"], health["timed_out"]) == (
+        "success", "0", "0", "0")
+    assert health["last_success"] == health["end"]
+    assert float(health["start"]) <= float(health["end"]) <= time.time() + 1
+
+    result = run_status(host)
+    assert result.returncode == 0, result.stdout[-3000:]
+    cells = row(result, "sm-default")
+    assert cells["ROLE"] == "standalone"
+    assert re.fullmatch(r"\d+s ago, exit 0", cells["HEALTH"]), cells
+    assert re.fullmatch(r"\d+s ago, exit 0", cells["UPDATE"]), cells
+    assert cells["CRON"] == "running" and cells["STATUS"] == "ok"
+    used = int(host.check_output("du -sB1 %s | cut -f1", LOGS))
+    assert abs(size(cells["LOGS"]) - used) <= max(0.06 * used, 1), (cells["LOGS"], used)
+    free = int(host.check_output("df -B1 --output=avail %s | tail -1", LOGS))
+    assert abs(size(cells["FREE"]) - free) <= 0.06 * free, (cells["FREE"], free)
+
+
+def size(text):
+    number, unit = re.fullmatch(r"([0-9.]+)([kMG]?)", text).groups()
+    return float(number) * {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[unit]
+
+
+def test_a_failing_job_is_recorded_and_shown_but_fails_the_host_only_when_stale(host, healthy):
+    last_success = record(host, "health")["last_success"]
+    host.check_output("echo 3 > %s/fail", APP_DIR)
+    assert run_job(host, HEALTH).rc == 3
+    health = record(host, "health")
+    assert (health["outcome"], health["exit_code"]) == ("failure", "3")
+    assert health["last_success"] == last_success
+
+    result = run_status(host)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert row(result, "sm-default")["HEALTH"].endswith("exit 3")
+
+    write_record(host, "health", last_success=time.time() - 3 * HEALTH_INTERVAL)
+    stale = run_status(host)
+    assert stale.returncode != 0
+    assert recap(stale.stdout)["failed"] == 1
+    assert re.search(HEALTH + r": last succeeded 3m ago, more than 2 x its 1m interval; last run \d+s ago "
+                     r"ended failure, exit code 3", output(stale)), output(stale)[-3000:]
+    assert row(stale, "sm-default")["STATUS"] == "FAIL"
+
+
+def test_a_stale_job_fails_the_host_and_more_intervals_let_it_pass(host, healthy):
+    write_record(host, "health", last_success=time.time() - 2.5 * HEALTH_INTERVAL)
+    stale = run_status(host)
+    assert stale.returncode != 0
+    assert HEALTH + ": last succeeded 2m ago" in output(stale)
+    assert UPDATE not in output(stale).split("fatal:", 1)[1]
+    assert run_status(host, {"server_maintanence_status_max_intervals": 3}).returncode == 0
+
+
+def test_a_run_skipped_by_the_lock_is_recorded(host, healthy):
+    # -o: the lock stays with flock itself, so killing it frees the lock.
+    holder = host.run("runuser -u %s -- sh -c 'flock -o %s/health.lock sleep 30 >/dev/null 2>&1 &'",
+                      APP_USER, STATE_DIR)
+    assert holder.rc == 0
+    host.check_output("for i in $(seq 50); do pgrep -f '[f]lock -o %s/health.lock' && exit 0; sleep 0.1; done; exit 1",
+                      STATE_DIR)
+    try:
+        before = host.file(LOGS + "/cron.log").content_string
+        assert run_job(host, HEALTH).rc == 75
+        health = record(host, "health")
+        assert (health["outcome"], health["exit_code"], health["skipped"]) == ("skipped", "75", "1")
+        added = host.file(LOGS + "/cron.log").content_string[len(before):]
+        assert "health: skipped, the previous run still holds %s/health.lock" % STATE_DIR in added
+        assert '"stub": "manage.py"' not in added
+        assert row(run_status(host), "sm-default")["HEALTH"].endswith("exit 75")
+    finally:
+        host.run("pkill -f '[f]lock -o %s/health.lock'", STATE_DIR)
+
+
+def test_a_run_stopped_by_its_timeout_is_recorded(host, healthy):
+    host.check_output("echo 10 > %s/slow", APP_DIR)
+    started = time.monotonic()
+    assert run_job(host, HEALTH, timeout=2).rc == 124
+    assert time.monotonic() - started < 9
+    health = record(host, "health")
+    assert (health["outcome"], health["exit_code"], health["timed_out"]) == ("timeout", "124", "1")
+    assert 2 <= float(health["duration"]) < 9
+    assert "health: stopped after 2s" in host.file(LOGS + "/cron.log").content_string
+
+
+def test_cron_stopped_fails_the_host(host):
+    host.check_output("service cron stop")
+    try:
+        result = run_status(host)
+    finally:
+        host.check_output("service cron start")
+    assert result.returncode != 0
+    assert "cron is not running: none of the jobs runs" in output(result)
+    assert row(result, "sm-default")["CRON"] == "STOPPED"
+
+
+def test_logs_above_the_size_limit_fail_the_host(host, healthy):
+    result = run_status(host, {"server_maintanence_status_max_logs_size": "1k"})
+    assert result.returncode != 0
+    assert re.search(r"the logs directory %s uses [0-9.]+k, more than server_maintanence_status_max_logs_size 1k"
+                     % LOGS, output(result)), output(result)[-3000:]
+
+
+def test_status_is_read_only_under_check_and_makes_one_module_call(host, healthy):
+    before = host.check_output("ls -l --time-style=+%%s %s; cat %s/*.state", STATE_DIR, STATE_DIR)
+    result = run_status(host, check=True, verbose=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert recap(result.stdout)["changed"] == 0
+    # One module runs on the host: the probe (every other task is controller-side).
+    modules = re.findall(r"Using module file (\S+)", result.stdout)
+    assert [module.rsplit("/", 1)[-1] for module in modules] == ["probe.py"], modules
+    assert "Gathering Facts" not in result.stdout
+    assert host.check_output("ls -l --time-style=+%%s %s; cat %s/*.state", STATE_DIR, STATE_DIR) == before
+
+
+def test_metrics_are_written_where_node_exporter_reads_them(host, healthy):
+    metrics_dir = "/var/lib/prometheus/node-exporter"
+    converged = run_site(host, {"server_maintanence_metrics_dir": metrics_dir})
+    assert converged.returncode == 0, converged.stdout[-3000:]
+    try:
+        found = host.file(metrics_dir)
+        assert (found.user, found.group, found.mode) == ("root", APP_USER, 0o775)
+        assert run_job(host, HEALTH).rc == 0
+        prom = host.file(metrics_dir + "/server_maintanence.prom")
+        assert (prom.user, prom.mode) == (APP_USER, 0o644)
+        families = parse_metrics(prom.content_string)
+        health = record(host, "health")
+        assert families["server_maintanence_job_last_exit_code"][("health",)] == 0
+        assert families["server_maintanence_job_last_success_timestamp_seconds"][("health",)] == float(
+            health["last_success"])
+        assert families["server_maintanence_job_last_start_timestamp_seconds"][("health",)] == float(health["start"])
+        assert families["server_maintanence_job_last_duration_seconds"][("health",)] == float(health["duration"])
+        assert families["server_maintanence_job_last_run_skipped"][("update",)] == 0
+        used = int(host.check_output("du -sB1 %s | cut -f1", LOGS))
+        assert abs(families["server_maintanence_logs_size_bytes"][()] - used) <= 8192
+        assert not host.run("ls -A %s | grep -v '^server_maintanence.prom$'", metrics_dir).stdout
+    finally:
+        reverted = run_site(host)
+        assert reverted.returncode == 0, reverted.stdout[-3000:]
+        host.check_output("rm -rf %s", metrics_dir)
+
+
+def parse_metrics(text):
+    """{family: {label values: value}} through the Prometheus client's own
+    text-format parser, which rejects what a scraper would."""
+    from prometheus_client.parser import text_string_to_metric_families  # pylint: disable=import-outside-toplevel
+
+    families = {}
+    for family in text_string_to_metric_families(text):
+        assert family.type == "gauge" and family.name.startswith("server_maintanence_"), family
+        families[family.name] = {tuple(sample.labels.values()): sample.value for sample in family.samples}
+    return families
+
+
+@pytest.mark.parametrize("extra_vars, variable", [
+    ({"server_maintanence_status_max_intervals": "two"}, "server_maintanence_status_max_intervals"),
+    ({"server_maintanence_status_max_logs_size": "1 G"}, "server_maintanence_status_max_logs_size"),
+    ({"server_maintanence_state_dir": "/var/lib/sm;true"}, "server_maintanence_state_dir"),
+])
+def test_status_refuses_bad_input_naming_the_variable(host, extra_vars, variable):
+    result = run_status(host, extra_vars)
+    assert result.returncode != 0
+    assert variable in output(result), output(result)[-3000:]
+    assert "Read the jobs' records" not in output(result)  # refused before it reads the host

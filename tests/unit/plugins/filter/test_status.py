@@ -1,0 +1,373 @@
+"""The filters of playbooks/status.yml, without a host: every expected value
+below is worked out by hand from the schedule or the probe reading."""
+
+import copy
+import importlib.util
+import pathlib
+import re
+
+import pytest
+
+PLUGIN = pathlib.Path(__file__).resolve().parents[4] / "plugins/filter/status.py"
+spec = importlib.util.spec_from_file_location("server_maintanence_status_filters", PLUGIN)
+status = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(status)
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+
+def test_the_filters_are_registered_under_their_names():
+    assert set(status.FilterModule().filters()) == {"cron_interval", "size_bytes", "status_report", "status_table"}
+
+
+# cron_interval ---------------------------------------------------------------
+
+@pytest.mark.parametrize("schedule, seconds", [
+    ("*/5 * * * *", 5 * MINUTE),
+    ("* * * * *", MINUTE),
+    ("3-59/5 * * * *", 5 * MINUTE),  # a splayed */5: 58 -> 03 of the next hour is 5 min too
+    ("5/10 * * * *", 10 * MINUTE),  # start/step runs to the end of the range: 5, 15, ... 55
+    ("30 3 * * *", DAY),
+    ("0,30 9-17 * * *", 15 * HOUR + 30 * MINUTE),  # 17:30 -> 09:00 overnight
+    ("0 */5 * * *", 5 * HOUR),  # 0, 5, ... 20; 20 -> 0 is only 4 h
+    ("0 9 * * 1-5", 3 * DAY),  # Friday 09:00 -> Monday 09:00
+    ("0 0 1 * *", 31 * DAY),  # e.g. 1 Jan -> 1 Feb
+    ("0 0 31 * *", 61 * DAY),  # 31 Aug -> 31 Oct (no 31 Sep)
+    ("0 0 * */2 *", 32 * DAY),  # every day of odd months: 30 Nov -> 1 Jan
+    ("0 0 1 1 *", 366 * DAY),  # 1 Jan 2024 -> 1 Jan 2025 spans 29 Feb
+    ("0 0 29 2 *", 1461 * DAY),  # leap day to leap day: 4 x 365 + 1
+    ("0 0 13 * 5", 7 * DAY),  # day and weekday both restricted: either one runs it
+    ("0 0 * * 7", 7 * DAY),
+    ("0 0 * * 0", 7 * DAY),
+    ("0 0 * * 6,7", 6 * DAY),  # Saturday and Sunday (7 = 0): Sunday -> Saturday
+])
+def test_cron_interval_is_the_longest_gap_between_two_runs(schedule, seconds):
+    assert status.cron_interval(schedule) == seconds
+
+
+def test_weekday_7_is_sunday_like_0():
+    assert status.cron_interval("0 0 * * 7") == status.cron_interval("0 0 * * 0") == 7 * DAY
+    # Wednesday and Sunday: Wednesday -> Sunday is the longer gap; were 7 ignored, Wednesdays only (7 days)
+    assert status.cron_interval("0 0 * * 3,7") == 4 * DAY
+
+
+def test_restricting_both_day_and_weekday_is_an_or_not_an_and():
+    # AND would mean Friday the 13th only: months apart. OR: every Friday, and every 13th.
+    assert status.cron_interval("0 0 13 * 5") == 7 * DAY
+    # with only the weekday restricted, the day's star matches every day (every Friday)
+    assert status.cron_interval("0 0 * * 5") == 7 * DAY
+
+
+@pytest.mark.parametrize("schedule, seconds", [
+    ("0 0 */2 * *", 2 * DAY),         # day 29 of a 30-day month to day 1
+    ("0 0 * * */2", 2 * DAY),         # Sunday, Tuesday, Thursday, Saturday
+    ("0 3 */3 * *", 3 * DAY),         # day 28 of a 30-day month to day 1
+    ("* * * * */3", 2 * DAY + 60),    # Sunday 23:59 to Wednesday 00:00
+])
+def test_a_stepped_day_or_weekday_counts_the_days_it_skips(schedule, seconds):
+    assert status.cron_interval(schedule) == seconds
+
+
+# size_bytes ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, size", [
+    ("500k", 500 * 1024),
+    ("100M", 100 * 1024 * 1024),
+    ("1G", 1024 * 1024 * 1024),
+    ("10", 10),
+    (10, 10),  # a number from YAML
+])
+def test_size_bytes_reads_logrotate_sizes_in_powers_of_1024(text, size):
+    assert status.size_bytes(text) == size
+
+
+# status_report ---------------------------------------------------------------
+
+NOW = 1700000000.0  # 2023-11-14 22:13:20 UTC
+HEALTH = {"id": "health", "name": "server-maintanence health check", "schedule": "*/5 * * * *"}
+PUSH = {"id": "push", "name": "server-maintanence cluster push", "schedule": "3-59/5 * * * *"}
+UPDATE = {"id": "update", "name": "server-maintanence auto-update", "schedule": "30 3 * * *"}
+
+
+def record(exit_code, outcome, end, last_success, name="health"):
+    """A job's record as the job runner writes it and the probe reads it: strings."""
+    start = end - 2.5
+    return {"name": name, "start": "%.3f" % start, "end": "%.3f" % end, "duration": "2.500",
+            "exit_code": str(exit_code), "outcome": outcome,
+            "skipped": "1" if outcome == "skipped" else "0", "timed_out": "1" if outcome == "timeout" else "0",
+            "last_success": "" if last_success is None else "%.3f" % last_success}
+
+
+def reading(**changes):
+    """What the probe returns with report=true on a healthy host, with changes."""
+    found = {
+        "now": NOW,
+        "jobs": {
+            "health": record(0, "success", NOW - 100, NOW - 100),
+            "push": record(0, "success", NOW - 200, NOW - 200, name="push"),
+            "update": record(0, "success", NOW - 20 * HOUR, NOW - 20 * HOUR, name="update"),
+        },
+        "cron_running": True,
+        "logs": {"size": 16384, "free": 20 * 1024 ** 3},
+        "last_rotation": NOW - 3 * HOUR,
+        "crontab_changed": NOW - 30 * DAY,
+        # the rest of the probe, which status_report does not read
+        "user_exists": True, "crontab": ["*/5 * * * * job health"], "systemd": False,
+    }
+    found.update(changes)
+    return found
+
+
+def settings(**changes):
+    wanted = {"cluster_role": "agent", "jobs": [HEALTH, PUSH, UPDATE], "max_intervals": 2,
+              "max_logs_size": "1G", "logs_dir": "/opt/server-monitoring/logs",
+              "state_dir": "/var/lib/server-maintanence"}
+    wanted.update(changes)
+    return wanted
+
+
+def with_job(job_id, value):
+    """reading()'s jobs with job_id's record replaced (None: no record at all)."""
+    jobs = copy.deepcopy(reading()["jobs"])
+    if value is None:
+        del jobs[job_id]
+    else:
+        jobs[job_id] = value
+    return jobs
+
+
+def test_a_healthy_host_has_no_problem_and_its_numbers_are_reported():
+    report = status.status_report(reading(), settings())
+
+    assert report == {
+        "cluster_role": "agent",
+        "jobs": [
+            {"id": "health", "age": 100.0, "exit_code": 0, "outcome": "success", "interval": 300},
+            {"id": "push", "age": 200.0, "exit_code": 0, "outcome": "success", "interval": 300},
+            {"id": "update", "age": 20.0 * HOUR, "exit_code": 0, "outcome": "success", "interval": DAY},
+        ],
+        "cron_running": True,
+        "logs_size": 16384,
+        "logs_free": 20 * 1024 ** 3,
+        "rotation_age": 3.0 * HOUR,
+        "problems": [],
+    }
+
+
+def test_only_the_jobs_the_host_should_run_are_judged():
+    # a hub runs no push: its leftover record neither shows nor fails it
+    report = status.status_report(reading(jobs=with_job("push", record(1, "failure", NOW - 9 * DAY, None))),
+                                  settings(cluster_role="hub", jobs=[HEALTH, UPDATE]))
+
+    assert [job["id"] for job in report["jobs"]] == ["health", "update"]
+    assert report["problems"] == [] and report["cluster_role"] == "hub"
+
+
+def test_a_failing_job_whose_last_success_is_within_the_limit_is_no_problem_yet():
+    # failed a minute ago, but succeeded 500 s ago: less than 2 x 300 s
+    jobs = with_job("health", record(1, "failure", NOW - 60, NOW - 500))
+
+    report = status.status_report(reading(jobs=jobs), settings())
+
+    assert report["problems"] == []
+    assert report["jobs"][0] == {"id": "health", "age": 500.0, "exit_code": 1, "outcome": "failure",
+                                 "interval": 300}
+
+
+def test_a_stale_job_is_one_problem_naming_the_job():
+    # last succeeded 11 minutes ago, more than 2 x 5 minutes; failing since
+    jobs = with_job("health", record(1, "failure", NOW - 60, NOW - 11 * MINUTE))
+
+    problems = status.status_report(reading(jobs=jobs), settings())["problems"]
+
+    assert len(problems) == 1
+    assert problems[0].startswith("server-maintanence health check: ")
+    assert "last succeeded 11m ago" in problems[0]
+    assert "2 x its 5m interval" in problems[0]
+    assert "exit code 1" in problems[0]
+
+
+def test_a_job_not_run_since_the_crontab_changed_a_moment_ago_has_its_grace():
+    # the daily update was just installed: an hour is within 2 x 1 day
+    report = status.status_report(reading(jobs=with_job("update", None), crontab_changed=NOW - HOUR), settings())
+
+    assert report["problems"] == []
+    assert report["jobs"][2] == {"id": "update", "age": None, "exit_code": None, "outcome": None,
+                                 "interval": DAY}
+
+
+def test_a_job_never_run_since_the_crontab_changed_long_ago_is_a_problem():
+    # installed 3 days ago, more than 2 x its 1-day interval, and never run
+    report = status.status_report(reading(jobs=with_job("update", None), crontab_changed=NOW - 3 * DAY),
+                                  settings())
+
+    assert len(report["problems"]) == 1
+    problem = report["problems"][0]
+    assert problem.startswith("server-maintanence auto-update: ")
+    assert "installed 3d ago" in problem and "no run recorded" in problem
+    assert "/var/lib/server-maintanence" in problem
+
+
+def test_a_job_that_ran_but_never_succeeded_is_counted_from_the_crontab_change():
+    never_succeeded = record(2, "failure", NOW - 60, None)
+
+    recent = status.status_report(reading(jobs=with_job("health", never_succeeded), crontab_changed=NOW - 9 * MINUTE),
+                                  settings())
+    old = status.status_report(reading(jobs=with_job("health", never_succeeded), crontab_changed=NOW - 11 * MINUTE),
+                               settings())
+
+    assert recent["problems"] == []
+    assert recent["jobs"][0]["age"] is None and recent["jobs"][0]["exit_code"] == 2
+    assert len(old["problems"]) == 1 and old["problems"][0].startswith("server-maintanence health check: ")
+    assert "exit code 2" in old["problems"][0]
+
+
+def test_a_job_with_no_record_and_no_crontab_at_all_is_a_problem():
+    report = status.status_report(reading(jobs=with_job("update", None), crontab_changed=None), settings())
+
+    assert len(report["problems"]) == 1
+    assert report["problems"][0].startswith("server-maintanence auto-update: ")
+    assert "no crontab" in report["problems"][0]
+
+
+def test_a_host_whose_jobs_succeed_needs_no_crontab_date():
+    assert status.status_report(reading(crontab_changed=None), settings())["problems"] == []
+
+
+def test_cron_not_running_is_a_problem():
+    report = status.status_report(reading(cron_running=False), settings())
+
+    assert report["cron_running"] is False
+    assert len(report["problems"]) == 1 and "cron" in report["problems"][0]
+
+
+@pytest.mark.parametrize("size, over", [
+    (100 * 1024 * 1024 + 1, True),
+    (100 * 1024 * 1024, False),  # exactly the limit is allowed
+    (16384, False),
+    (None, False),  # no logs directory: nothing to measure
+])
+def test_logs_above_max_logs_size_are_a_problem(size, over):
+    report = status.status_report(reading(logs={"size": size, "free": None}), settings(max_logs_size="100M"))
+
+    assert report["logs_size"] == size and report["logs_free"] is None
+    if over:
+        assert len(report["problems"]) == 1
+        assert "server_maintanence_status_max_logs_size" in report["problems"][0]
+        assert "/opt/server-monitoring/logs" in report["problems"][0]
+    else:
+        assert report["problems"] == []
+
+
+@pytest.mark.parametrize("max_intervals, passes", [(3, True), (2, False), ("3", True)])
+def test_max_intervals_sets_how_many_intervals_a_job_may_miss(max_intervals, passes):
+    # 14 minutes since the last success: within 3 x 5 min, not within 2 x 5 min
+    jobs = with_job("health", record(0, "success", NOW - 14 * MINUTE, NOW - 14 * MINUTE))
+
+    problems = status.status_report(reading(jobs=jobs), settings(max_intervals=max_intervals))["problems"]
+
+    assert (problems == []) is passes
+    if not passes:
+        assert len(problems) == 1 and "2 x its 5m interval" in problems[0]
+
+
+@pytest.mark.parametrize("age, passes", [(600, True), (600.5, False), (599, True)])
+def test_an_age_of_exactly_the_limit_still_passes(age, passes):
+    jobs = with_job("health", record(0, "success", NOW - age, NOW - age))
+
+    problems = status.status_report(reading(jobs=jobs), settings())["problems"]
+
+    assert (problems == []) is passes
+
+
+def test_never_rotated_logs_have_no_rotation_age():
+    assert status.status_report(reading(last_rotation=None), settings())["rotation_age"] is None
+
+
+def test_every_problem_of_a_host_is_listed():
+    jobs = with_job("health", record(1, "failure", NOW - 60, NOW - DAY))
+
+    problems = status.status_report(reading(jobs=jobs, cron_running=False, logs={"size": 2 * 1024 ** 3, "free": 0}),
+                                    settings())["problems"]
+
+    assert len(problems) == 3
+
+
+# status_table ----------------------------------------------------------------
+
+def host_report(role, jobs, logs_size, rotation_age, logs_free, cron_running, problems):
+    return {"cluster_role": role, "jobs": [dict(job, outcome=None, interval=300) for job in jobs],
+            "cron_running": cron_running, "logs_size": logs_size, "logs_free": logs_free,
+            "rotation_age": rotation_age, "problems": problems}
+
+
+REPORTS = {  # not in host order: the table sorts them
+    "web2": host_report("agent", [{"id": "health", "age": 300, "exit_code": 0},
+                                  {"id": "push", "age": 2 * HOUR, "exit_code": 1}],
+                        16384, HOUR, 20 * 1024 ** 3, True, ["push: stale"]),
+    "hub1": host_report("hub", [{"id": "health", "age": 59, "exit_code": 0},
+                                {"id": "update", "age": None, "exit_code": None}],
+                        500, None, None, True, []),
+    "web1": host_report("agent", [{"id": "health", "age": 5 * MINUTE + 30, "exit_code": 0},
+                                  {"id": "push", "age": None, "exit_code": 1}],
+                        1536 * 1024, 3 * DAY + 5, 9.5 * 1024 ** 3, False, ["cron is not running"]),
+}
+
+# Worked out by hand: each column as wide as its widest cell, two spaces apart.
+TABLE = [
+    "HOST  ROLE   HEALTH           PUSH            UPDATE       LOGS   ROTATED  FREE   CRON     STATUS",
+    "hub1  hub    59s ago, exit 0  -               not run yet  500    never    -      running  ok",
+    "web1  agent  5m ago, exit 0   never, exit 1   -            1.5M   3d ago   9.5G   STOPPED  FAIL",
+    "web2  agent  5m ago, exit 0   2h ago, exit 1  -            16.0k  1h ago   20.0G  running  FAIL",
+]
+
+
+def test_the_table_has_a_header_and_a_row_per_host_sorted_by_host():
+    lines = status.status_table(REPORTS).split("\n")
+
+    assert lines[:-1] == TABLE
+    assert lines[-1].startswith("(a job: ")
+
+
+def cell_starts(line):
+    """Where each cell (words one space apart) starts in a line."""
+    return [match.start() for match in re.finditer(r"\S+(?: \S+)*", line)]
+
+
+def test_the_columns_start_at_the_same_offset_on_every_row():
+    lines = status.status_table(REPORTS).split("\n")[:-1]
+
+    header = cell_starts(lines[0])
+    assert len(header) == 10
+    for line in lines[1:]:
+        assert cell_starts(line) == header, line
+
+
+def test_a_job_a_host_does_not_run_shows_a_dash():
+    lines = status.status_table(REPORTS).split("\n")
+    column = lines[0].index("PUSH")
+
+    hub = next(line for line in lines if line.startswith("hub1"))
+    assert hub[column:].split("  ")[0] == "-"
+
+
+def test_the_verdict_and_cron_columns():
+    rows = {line.split()[0]: line for line in status.status_table(REPORTS).split("\n")[1:-1]}
+
+    assert rows["hub1"].endswith("running  ok")
+    assert rows["web1"].endswith("STOPPED  FAIL")
+    assert rows["web2"].endswith("running  FAIL")
+    assert "5m ago, exit 0" in rows["web2"]
+
+
+def test_the_table_of_reports_made_by_status_report():
+    healthy = status.status_report(reading(), settings(jobs=[HEALTH]))
+    ten_hours_ago = with_job("health", record(0, "success", NOW - 10 * HOUR, NOW - 10 * HOUR))
+    stale = status.status_report(reading(jobs=ten_hours_ago), settings(jobs=[HEALTH]))
+
+    lines = status.status_table({"b-host": stale, "a-host": healthy}).split("\n")
+
+    assert lines[0].split() == ["HOST", "ROLE", "HEALTH", "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
+    assert lines[1].startswith("a-host") and lines[1].endswith("ok") and "1m ago, exit 0" in lines[1]
+    assert lines[2].startswith("b-host") and lines[2].endswith("FAIL") and "10h ago, exit 0" in lines[2]
+    assert len(lines) == 4
