@@ -132,27 +132,25 @@ def hostname(host):
 
 
 def run_site(host, extra_vars=None, check=False, diff=False, inventory=None, limit=None, playbook=SITE,
-             verbose=False):
+             env=None):
     """Run the shipped playbook against this molecule host, as a user would."""
     # The inventory directory: molecule writes host_vars beside the file.
     inventory = inventory or os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     command = ["ansible-playbook", "-i", inventory,
                "--limit", limit or hostname(host), str(playbook)]
-    if verbose:
-        command.append("-vvv")
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     if check:
         command.append("--check")
     if diff:
         command.append("--diff")
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **(env or {}))
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
-def run_status(host, extra_vars=None, check=False, limit=None, verbose=False):
+def run_status(host, extra_vars=None, check=False, limit=None, env=None):
     """Run playbooks/status.yml against this host (limit: others, "all")."""
-    return run_site(host, extra_vars, check=check, limit=limit, playbook=STATUS, verbose=verbose)
+    return run_site(host, extra_vars, check=check, limit=limit, playbook=STATUS, env=env)
 
 
 def status_table(output):

@@ -1,10 +1,13 @@
 """Hub and agents: group mapping, staggered pushes, the env file and its secret."""
 
+import contextlib
 import re
+import time
 
 import pytest
 
-from conftest import APP_USER, crontab_entries, job_command, molecule_host, run_site
+from conftest import (APP_DIR, APP_USER, cron_frozen, crontab_entries, job_command, job_record, molecule_host, output,
+                      run_job, run_site, run_status, status_table, write_job_record)
 
 ENV_FILE = "/etc/server-monitoring/env"
 
@@ -85,3 +88,56 @@ def test_inbox_drain_fallback_runs_process_inbox(host, inventory_vars):
         assert entries["server-maintanence inbox drain"].startswith("* * * * * ")
     else:
         assert "server-maintanence inbox drain" not in entries
+
+
+HOSTS = ("sm-hub", "sm-agent1", "sm-agent2")
+PUSH = "server-maintanence cluster push"
+
+
+@pytest.fixture(scope="module")
+def fleet_status():
+    """Every job of every host run once (cron frozen everywhere); then
+    sm-agent2's push breaks: its runs fail and its last success is three
+    intervals old. Returns the status run over the whole inventory."""
+    hosts = {name: molecule_host(name) for name in HOSTS}
+    with contextlib.ExitStack() as frozen:
+        for host in hosts.values():
+            frozen.enter_context(cron_frozen(host))
+        for host in hosts.values():
+            for name in crontab_entries(host):
+                assert run_job(host, name).rc == 0, name
+        broken = hosts["sm-agent2"]
+        broken.check_output("echo 1 > %s/fail", APP_DIR)
+        try:
+            assert run_job(broken, PUSH).rc == 1
+        finally:
+            broken.check_output("rm -f %s/fail", APP_DIR)
+        write_job_record(broken, "push", last_success=time.time() - 3 * 300)
+        yield run_status(hosts["sm-hub"], limit="all"), hosts
+
+
+def test_status_fails_exactly_the_host_whose_push_broke_and_names_the_job(fleet_status):
+    result, _hosts = fleet_status
+    assert result.returncode != 0
+    failed = {host: int(count) for host, count in re.findall(r"^(sm-\S+)\s*:.*\bfailed=(\d+)", result.stdout, re.M)}
+    assert failed == {"sm-hub": 0, "sm-agent1": 0, "sm-agent2": 1}, result.stdout[-3000:]
+    text = output(result)
+    assert re.search(r"fatal: \[sm-agent2\]: FAILED! => changed: false msg: '?%s: last succeeded 15m ago" % PUSH,
+                     text), text[-3000:]
+
+
+def test_the_fleet_table_has_a_true_row_per_host(fleet_status):
+    result, hosts = fleet_status
+    rows = status_table(result.stdout)
+    assert set(rows) == set(HOSTS)
+    assert [rows[name]["ROLE"] for name in HOSTS] == ["hub", "agent", "agent"]
+    assert rows["sm-hub"]["PUSH"] == "-"  # a hub does not push
+    assert re.fullmatch(r"\d+s ago, exit 0", rows["sm-agent1"]["PUSH"]), rows
+    assert rows["sm-agent2"]["PUSH"] == "15m ago, exit 1"
+    assert re.fullmatch(r"\d+s ago, exit 0", rows["sm-agent2"]["INBOX"]), rows
+    assert rows["sm-agent1"]["INBOX"] == "-"
+    for name, host in hosts.items():
+        assert re.fullmatch(r"\d+s ago, exit 0", rows[name]["HEALTH"]), rows
+        assert rows[name]["CRON"] == "running"
+        assert rows[name]["STATUS"] == ("FAIL" if name == "sm-agent2" else "ok")
+        assert job_record(host, "health")["outcome"] == "success"

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
-                      cron_frozen, hostname, job_command, molecule_host, run_as_app, run_site, uv_on)
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
+                      cron_frozen, hostname, job_command, job_record, molecule_host, run_as_app, run_site, run_status,
+                      status_table, uv_on)
 
 HUB, AGENT = "sm-up-hub", "sm-up-agent"
 HUB_URL = "http://127.0.0.1:18431"
@@ -68,10 +69,13 @@ def json_documents(text):
     return found
 
 
+JOB_IDS = {HEALTH: "health", PUSH: "push", INBOX: "inbox"}
+
+
 def run_job(host, name):
-    """Run an installed line as cron would, once any run cron started is over.
-    The line always exits 0 (it logs the job's outcome): judge by the log."""
-    lock = "%s/%s.lock" % (LOGS, {HEALTH: "health", PUSH: "push", INBOX: "inbox"}[name])
+    """Run an installed line as cron would, once any run cron started is over;
+    the job runner's exit status is the app command's."""
+    lock = "%s/%s.lock" % (STATE_DIR, JOB_IDS[name])
     host.run("[ ! -e {0} ] || timeout 300 flock {0} true".format(lock))
     return run_as_app(host, job_command(crontab_entries(host)[name]))
 
@@ -172,10 +176,15 @@ def test_an_agent_given_a_wrong_key_by_the_role_is_refused(agent):
     try:
         log = push(agent)
         assert re.search(r"push FAILED hub=\S+ HTTP 401", log), log
+        # The app's command exits non-zero, and the runner records it.
+        failed = job_record(agent, "push")
+        assert (failed["outcome"], failed["exit_code"]) == ("failure", "1"), failed
     finally:
         restored = run_site(agent)
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert "push OK" in push(agent)
+    fixed = job_record(agent, "push")
+    assert (fixed["outcome"], fixed["exit_code"], fixed["last_success"]) == ("success", "0", fixed["end"])
 
 
 def pending(hub, app):
@@ -254,3 +263,19 @@ def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub):
     assert sorted(int(n) for n in re.findall(r"Not Found: /%s-after-(\d+)\b" % tag, fresh)) == list(range(1, 31))
     for unit in UNITS:
         assert hub.service(unit).is_running, unit
+
+
+def test_status_reports_the_real_apps_jobs_as_run(hub, agent):
+    """Each job run once through its installed line; playbooks/status.yml
+    then shows each one's success and passes both hosts."""
+    for host, names in ((hub, (HEALTH, INBOX)), (agent, (HEALTH, PUSH))):
+        for name in names:
+            assert run_job(host, name).rc == 0, name
+    result = run_status(hub, limit="all")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    rows = status_table(result.stdout)
+    assert (rows[HUB]["ROLE"], rows[AGENT]["ROLE"]) == ("hub", "agent")
+    for host_name, job in ((HUB, "HEALTH"), (HUB, "INBOX"), (AGENT, "HEALTH"), (AGENT, "PUSH")):
+        assert re.fullmatch(r"\d+[sm] ago, exit 0", rows[host_name][job]), rows
+    assert rows[HUB]["PUSH"] == "-"
+    assert {rows[HUB]["STATUS"], rows[AGENT]["STATUS"]} == {"ok"}
