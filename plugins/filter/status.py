@@ -9,6 +9,7 @@ import datetime
 import re
 
 PREFIX = "server_maintanence_"
+LEGEND = "job cells show age of last success/last exit code, - if not on the host"
 _SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 _RANGE = re.compile(r"^(?:(\*)|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
@@ -132,10 +133,9 @@ def status_report(probe, settings):
 def _job_cell(job):
     if job is None:
         return "-"
-    if job["age"] is None and job["exit_code"] is None:
-        return "not run yet"
-    age = "never" if job["age"] is None else _human_age(job["age"]) + " ago"
-    return "%s, exit %s" % (age, "-" if job["exit_code"] is None else job["exit_code"])
+    # One word per cell: a result format that folds long lines folds at single spaces.
+    return "%s/%s" % ("never" if job["age"] is None else _human_age(job["age"]),
+                      "-" if job["exit_code"] is None else job["exit_code"])
 
 
 def status_table(reports):
@@ -151,13 +151,13 @@ def status_table(reports):
         by_id = {job["id"]: job for job in report["jobs"]}
         rows.append([host, report["cluster_role"]] + [_job_cell(by_id.get(i)) for i in ids] + [
             "-" if report["logs_size"] is None else _human_size(report["logs_size"]),
-            "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]) + " ago",
+            "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]),
             "-" if report["logs_free"] is None else _human_size(report["logs_free"]),
             "running" if report["cron_running"] else "STOPPED",
             "FAIL" if report["problems"] else "ok"])
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines + ["(a job: time since its last success, its last exit code; - : not on that host)"])
+    return "\n".join(lines + [LEGEND])
 
 
 class FilterModule(object):

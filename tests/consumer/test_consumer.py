@@ -36,8 +36,10 @@ IMAGE = os.environ.get("SM_CONSUMER_IMAGE", "local/debian:bookworm")
 COLLECTION = "server_maintanence.ops"
 ROLE = COLLECTION + ".server_maintanence"
 MODULE = COLLECTION + ".probe"
-FILTERS = ("input_errors", "host_errors", "env_lines", "cron_fields", "cron_splay", "installer_lines", "cron_in_sync",
-           "cron_entries", "plan")
+# Each filter and the plugin file that holds it.
+FILTERS = dict.fromkeys(("input_errors", "host_errors", "env_lines", "cron_fields", "cron_splay", "installer_lines",
+                         "cron_in_sync", "cron_entries", "plan"), "core.py")
+FILTERS.update(dict.fromkeys(("cron_interval", "size_bytes", "status_report", "status_table"), "status.py"))
 HOST = "app1"  # the host of tests/consumer/inventory.yml
 TARBALL = "server_maintanence-ops.tar.gz"  # the name collections/requirements.yml installs
 
@@ -51,7 +53,11 @@ MUST_SHIP = (
     "roles/server_maintanence/defaults/main.yml",
     "plugins/modules/probe.py",
     "plugins/filter/core.py",
+    "plugins/filter/status.py",
+    "roles/server_maintanence/files/server-maintanence-job",
+    "roles/server_maintanence/tasks/status.yml",
     "playbooks/site.yml",
+    "playbooks/status.yml",
     "playbooks/group_vars/all.yml",
 ) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS)
 MUST_NOT_SHIP = (
@@ -304,6 +310,16 @@ def test_site_playbook_by_fqcn_brings_its_group_vars(project, env, idempotence):
     assert recap(out)["failed"] == 0
 
 
+def test_status_playbook_by_fqcn_reports_the_fresh_host(project, env, idempotence):
+    """`ansible-playbook server_maintanence.ops.status` from the installed
+    collection: a host just provisioned passes, its jobs not run yet."""
+    out = run([BIN / "ansible-playbook", COLLECTION + ".status"], project, env).stdout
+    row = next(line.strip(' ",').split() for line in out.splitlines() if line.strip(' "').startswith(HOST + " "))
+    assert row[:2] == [HOST, "standalone"] and row[-2:] == ["running", "ok"], out[-3000:]
+    assert row[2] == "never/-", out[-3000:]  # the health check, not run yet
+    assert recap(out)["failed"] == 0
+
+
 # --------------------------------------------------------------- ansible-doc --
 def test_doc_role_entry_point(project, env):
     out = run([BIN / "ansible-doc", "-t", "role", ROLE], project, env).stdout
@@ -326,7 +342,8 @@ def test_doc_filters_listed(project, env):
 def test_doc_filters_from_the_project(project, env):
     out = run([BIN / "ansible-doc", "-t", "filter", "-F", COLLECTION], project, env).stdout
     files = dict(re.findall(r"^server_maintanence\.ops\.(\w+)\s+(\S+)$", out, re.M))
-    assert files == {name: str(installed_from(project) / "plugins" / "filter" / "core.py") for name in FILTERS}, out
+    assert files == {name: str(installed_from(project) / "plugins" / "filter" / plugin)
+                     for name, plugin in FILTERS.items()}, out
     for name in FILTERS:
         doc = run([BIN / "ansible-doc", "-t", "filter", "{0}.{1}".format(COLLECTION, name)], project, env).stdout
         expected = installed_from(project) / "plugins" / "filter" / (name + ".yml")

@@ -153,19 +153,26 @@ def run_status(host, extra_vars=None, check=False, limit=None, env=None):
     return run_site(host, extra_vars, check=check, limit=limit, playbook=STATUS, env=env)
 
 
+def _listed(line):
+    """A line of a debug msg list, as the yaml (- text) or json ("text",) result format prints it."""
+    text = line.strip()
+    if text.startswith("- "):
+        return text[2:]
+    if text.startswith('"'):
+        return json.loads(text.rstrip(","))
+    return None
+
+
 def status_table(output):
     """{host: {column: cell}} from the table playbooks/status.yml prints.
     Columns start where the header's words do (cells hold spaces)."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith("HOST "))
-    header = lines[start].strip()
-    indent = lines[start].index("HOST")
-    words = list(re.finditer(r"\S+", header))
+    lines = [_listed(line) for line in output.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line and line.startswith("HOST "))
+    words = list(re.finditer(r"\S+", lines[start]))
     names, offsets = [word.group() for word in words], [word.start() for word in words]
     rows = {}
     for line in lines[start + 1:]:
-        line = line[indent:]
-        if not line.strip() or line.startswith("("):
+        if not line or line.startswith("job cells "):
             break
         cells = [line[a:b].strip() for a, b in zip(offsets, offsets[1:] + [None])]
         rows[cells[0]] = dict(zip(names, cells))

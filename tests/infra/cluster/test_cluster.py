@@ -132,12 +132,12 @@ def test_the_fleet_table_has_a_true_row_per_host(fleet_status):
     assert set(rows) == set(HOSTS)
     assert [rows[name]["ROLE"] for name in HOSTS] == ["hub", "agent", "agent"]
     assert rows["sm-hub"]["PUSH"] == "-"  # a hub does not push
-    assert re.fullmatch(r"\d+s ago, exit 0", rows["sm-agent1"]["PUSH"]), rows
-    assert rows["sm-agent2"]["PUSH"] == "15m ago, exit 1"
-    assert re.fullmatch(r"\d+s ago, exit 0", rows["sm-agent2"]["INBOX"]), rows
+    assert re.fullmatch(r"\d+s/0", rows["sm-agent1"]["PUSH"]), rows
+    assert rows["sm-agent2"]["PUSH"] == "15m/1"
+    assert re.fullmatch(r"\d+s/0", rows["sm-agent2"]["INBOX"]), rows
     assert rows["sm-agent1"]["INBOX"] == "-"
     for name, host in hosts.items():
-        assert re.fullmatch(r"\d+s ago, exit 0", rows[name]["HEALTH"]), rows
+        assert re.fullmatch(r"\d+s/0", rows[name]["HEALTH"]), rows
         assert rows[name]["CRON"] == "running"
         assert rows[name]["STATUS"] == ("FAIL" if name == "sm-agent2" else "ok")
         assert job_record(host, "health")["outcome"] == "success"
