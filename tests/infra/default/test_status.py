@@ -169,11 +169,11 @@ def test_status_is_read_only_under_check_and_makes_one_module_call(host, healthy
     assert host.check_output("ls -l --time-style=+%%s %s; cat %s/*.state", STATE_DIR, STATE_DIR) == before
 
 
-def test_metrics_are_written_where_node_exporter_reads_them(host, healthy):
-    metrics_dir = "/var/lib/prometheus/node-exporter"
+def test_a_missing_metrics_directory_is_created_for_the_app_user(host, healthy):
+    metrics_dir = "/var/lib/sm-metrics"
     converged = run_site(host, {"server_maintanence_metrics_dir": metrics_dir})
-    assert converged.returncode == 0, converged.stdout[-3000:]
     try:
+        assert converged.returncode == 0, output(converged)[-3000:]
         found = host.file(metrics_dir)
         assert (found.user, found.group, found.mode) == ("root", APP_USER, 0o775)
         assert run_job(host, HEALTH).rc == 0
@@ -192,8 +192,49 @@ def test_metrics_are_written_where_node_exporter_reads_them(host, healthy):
         assert not host.run("ls -A %s | grep -v '^server_maintanence.prom$'", metrics_dir).stdout
     finally:
         reverted = run_site(host)
-        assert reverted.returncode == 0, reverted.stdout[-3000:]
+        assert reverted.returncode == 0, output(reverted)[-3000:]
         host.check_output("rm -rf %s", metrics_dir)
+
+
+NODE_EXPORTER_DIR = "/var/lib/prometheus/node-exporter"  # Debian's textfile collector directory
+
+
+def test_node_exporter_serves_the_metrics_from_its_own_directory(host, healthy):
+    """Debian's prometheus-node-exporter: the role refuses its root-only
+    directory until the app user may write there, then node_exporter itself
+    parses the file and serves every metric without a scrape error."""
+    host.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+                      "prometheus-node-exporter >/dev/null")
+    metrics = {"server_maintanence_metrics_dir": NODE_EXPORTER_DIR}
+    refused = run_site(host, metrics)
+    assert refused.returncode != 0
+    assert "server_maintanence_metrics_dir %s exists but www-data cannot write it" % NODE_EXPORTER_DIR in output(
+        refused), output(refused)[-3000:]
+    host.check_output("chgrp %s %s && chmod g+w %s", APP_USER, NODE_EXPORTER_DIR, NODE_EXPORTER_DIR)
+    try:
+        converged = run_site(host, metrics)
+        assert converged.returncode == 0, output(converged)[-3000:]
+        assert run_job(host, HEALTH).rc == 0
+        host.check_output(
+            "prometheus-node-exporter --web.listen-address=127.0.0.1:19100 --collector.disable-defaults "
+            "--collector.textfile --collector.textfile.directory=%s >/tmp/node-exporter.log 2>&1 &", NODE_EXPORTER_DIR)
+        scraped = host.check_output(
+            "python3 -c \"import time, urllib.request as u\n"
+            "for _ in range(50):\n"
+            "    try: print(u.urlopen('http://127.0.0.1:19100/metrics').read().decode()); break\n"
+            "    except OSError: time.sleep(0.2)\"")
+        families = parse_metrics("\n".join(line for line in scraped.splitlines()
+                                           if "server_maintanence_" in line) + "\n")
+        assert re.search(r"^node_textfile_scrape_error 0$", scraped, re.M), scraped
+        health = record(host, "health")
+        assert families["server_maintanence_job_last_success_timestamp_seconds"][("health",)] == float(
+            health["last_success"])
+        assert families["server_maintanence_job_last_exit_code"][("update",)] == 0
+    finally:
+        host.run("pkill -f '[p]rometheus-node-exporter --web.listen-address=127.0.0.1:19100'")
+        reverted = run_site(host)
+        assert reverted.returncode == 0, output(reverted)[-3000:]
+        host.check_output("apt-get purge -y -qq prometheus-node-exporter >/dev/null; rm -rf /var/lib/prometheus")
 
 
 def parse_metrics(text):
