@@ -133,6 +133,22 @@ def test_a_run_stopped_by_its_timeout_is_recorded(host, healthy):
     assert "health: stopped after 2s" in host.file(LOGS + "/cron.log").content_string
 
 
+def test_the_last_rotation_comes_from_logrotates_state_file(host, healthy):
+    """A forced rotation (logrotate's default state file, as its timer and
+    cron.daily use) shows as seconds ago; before any rotation, as never."""
+    host.check_output("runuser -u %s -- sh -c 'echo line >> %s/django.log'", APP_USER, LOGS)
+    host.check_output("logrotate -f %s", "/etc/logrotate.d/server-maintanence")
+    entry = host.check_output("grep -F '\"%s/django.log\"' /var/lib/logrotate/status", LOGS)
+    assert entry, "logrotate recorded no rotation of django.log"
+    assert re.fullmatch(r"\d+s", row(run_status(host), "sm-default")["ROTATED"])
+    host.check_output("cp /var/lib/logrotate/status /tmp/logrotate.status")
+    try:
+        host.check_output("grep -vF '%s/' /tmp/logrotate.status > /var/lib/logrotate/status; true", LOGS)
+        assert row(run_status(host), "sm-default")["ROTATED"] == "never"
+    finally:
+        host.check_output("cp /tmp/logrotate.status /var/lib/logrotate/status")
+
+
 def test_cron_stopped_fails_the_host(host):
     host.check_output("service cron stop")
     try:
