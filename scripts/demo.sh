@@ -22,4 +22,6 @@ show "logrotate -d summary" "out=\$(logrotate -d -s /dev/null /etc/logrotate.d/s
   printf '%s\n' \"\$out\" | grep -E '^(error|rotating pattern|considering log|  log does not exist|  Now:)';
   echo \"errors: \$(printf '%s\n' \"\$out\" | grep -c '^error:')\""
 show "logs directory" "ls -ld /opt/server-monitoring/logs"
+printf '\n=== playbooks/status.yml (the app is not deployed here: its jobs have not run yet)\n'
+.venv/bin/ansible-playbook -i inventory/local playbooks/status.yml | sed -n '/Show the fleet/,/^$/p'
 printf '\nThe container %s keeps running; remove it with: docker rm -f %s\n' "$name" "$name"
