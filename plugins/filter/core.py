@@ -341,8 +341,9 @@ def plan(probe, wanted):
     ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
     wanted}), entries (from cron_entries) and env ({manage, path,
     group, digests: {KEY: sha256 of the value}}), dirs ({path, owner, group,
-    mode, wanted}: directories the role creates besides the logs), legacy
-    (files of older releases, removed in both states) and owned (what else
+    mode, wanted}: directories the role creates besides the logs), stale
+    (files removed in both states: locks of older releases, the records of
+    jobs turned off) and owned (what else
     state absent removes: the runner's state and metrics)."""
     steps = {}
     found = probe["paths"]
@@ -352,7 +353,7 @@ def plan(probe, wanted):
         present = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], "", "absent")]
         if present and probe["commands"]["crontab"]:
             steps["cron_entries"] = present
-        files = [f["dest"] for f in wanted["files"]] + wanted["legacy"] + wanted["owned"]
+        files = [f["dest"] for f in wanted["files"]] + wanted["stale"] + wanted["owned"]
         remove = [path for path in files if found[path]["exists"]]
         if remove:
             steps["remove_files"] = remove
@@ -378,7 +379,7 @@ def plan(probe, wanted):
     if dirs:
         steps["dirs"] = dirs
     stale = [f["dest"] for f in wanted["files"] if not f["wanted"] and found[f["dest"]]["exists"]]
-    stale += [path for path in wanted["legacy"] if found[path]["exists"]]
+    stale += [path for path in wanted["stale"] if found[path]["exists"]]
     if stale:
         steps["remove_files"] = stale
     services = probe["services"]

@@ -149,6 +149,22 @@ def test_the_last_rotation_comes_from_logrotates_state_file(host, healthy):
         host.check_output("cp /tmp/logrotate.status /var/lib/logrotate/status")
 
 
+def test_a_job_turned_off_loses_its_entry_and_its_record(host, healthy):
+    """Its record would keep ageing in the metrics and alert for a job that
+    no longer runs."""
+    assert host.file(STATE_DIR + "/update.state").exists
+    off = run_site(host, {"server_maintanence_auto_update_enabled": False})
+    try:
+        assert off.returncode == 0, output(off)[-3000:]
+        assert UPDATE not in crontab_entries(host)
+        assert not host.file(STATE_DIR + "/update.state").exists
+        assert host.file(STATE_DIR + "/health.state").exists
+        assert "UPDATE" not in row(run_status(host, {"server_maintanence_auto_update_enabled": False}), "sm-default")
+    finally:
+        on = run_site(host)
+        assert on.returncode == 0, output(on)[-3000:]
+
+
 def test_cron_stopped_fails_the_host(host):
     host.check_output("service cron stop")
     try:

@@ -236,7 +236,7 @@ IN_PLACE_PROBE = {
         RUNNER: {"exists": False},
         "/opt/sm/logs/health.lock": {"exists": False}, "/opt/sm/logs/push.lock": {"exists": False},
         "/var/lib/sm": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0755"},
-        "/var/lib/node": {"exists": False},
+        "/var/lib/node": {"exists": False}, "/var/lib/sm/push.state": {"exists": False},
         "/etc/sm/env": {"exists": True, "owner": "root", "group": "www-data", "mode": "0640"},
     },
 }
@@ -247,7 +247,7 @@ WANTED = {"state": "present",
           "purge_logs": False, "files": FILES,
           "dirs": [{"path": "/var/lib/sm", "owner": "www-data", "group": "www-data", "mode": "0755", "wanted": True},
                    {"path": "/var/lib/node", "owner": "root", "group": "www-data", "mode": "0775", "wanted": False}],
-          "legacy": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock"], "owned": ["/var/lib/sm"],
+          "stale": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock", "/var/lib/sm/push.state"], "owned": ["/var/lib/sm"],
           "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "digests": {}}}
 
 
@@ -278,6 +278,7 @@ def test_a_host_in_place_needs_nothing():
     (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "dirs"),
     (lambda p: p["paths"]["/var/lib/sm"].update(owner="root"), "dirs"),
     (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True), "remove_files"),
+    (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True), "remove_files"),
 ])
 def test_each_drift_shows_in_the_plan(drift, step):
     assert step in plan([drift])
