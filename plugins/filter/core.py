@@ -69,7 +69,27 @@ def cron_errors(schedule):
     errors = []
     for text, (name, low, high) in zip(fields, CRON_FIELDS):
         errors.extend(_field_errors(text, name, low, high))
+    if not errors and not fields[2].startswith("*") and fields[4].startswith("*"):
+        # Only the day of the month decides: it must exist in one of the months.
+        days, months = _numbers(fields[2], 1, 31), _numbers(fields[3], 1, 12)
+        if min(days) > max(_MONTH_DAYS[month] for month in months):
+            errors.append("day %s never comes in month %s: the job would never run" % (fields[2], fields[3]))
     return errors
+
+
+# The most days each month can have (February: in a leap year).
+_MONTH_DAYS = dict(zip(range(1, 13), (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
+
+
+def _numbers(text, low, high):
+    """The values a valid cron field stands for."""
+    values = set()
+    for element in text.split(","):
+        first, last, step = _ELEMENT.match(element).groups()
+        start = low if first is None else int(first)
+        end = high if first is None or (last is None and step) else int(last if last is not None else first)
+        values.update(range(start, end + 1, int(step or 1)))
+    return values
 
 
 def _whole_number(value):

@@ -23,6 +23,8 @@ CASES = {
                     "server_maintanence_health_check_schedule"),
     "4-field push schedule": (dict(AGENT, server_maintanence_push_schedule="*/5 * * *"),
                               "server_maintanence_push_schedule"),
+    "a day that never comes": ({"server_maintanence_auto_update_schedule": "0 3 31 2 *"},
+                               "server_maintanence_auto_update_schedule"),
     "hour 25": ({"server_maintanence_auto_update_schedule": "0 25 * * *"},
                 "server_maintanence_auto_update_schedule"),
     "negative rotate": ({"server_maintanence_logrotate_rotate": -1}, "server_maintanence_logrotate_rotate"),

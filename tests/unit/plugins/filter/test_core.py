@@ -14,6 +14,7 @@ spec.loader.exec_module(filters)
 
 @pytest.mark.parametrize("schedule", [
     "*/5 * * * *", "0 3 * * *", "* * * * *", "0-59/15 0-23/2 1,15 1-12 0-7", "30 4 1 1 *",
+    "0 0 29 2 *", "0 0 31 1-2 *", "0 0 30 2 1",  # leap days; a weekday makes it run every Monday too
 ])
 def test_valid_schedules_have_no_errors(schedule):
     assert filters.cron_errors(schedule) == []
@@ -33,6 +34,8 @@ def test_valid_schedules_have_no_errors(schedule):
     ("0 0 * jan *", "month field 'jan'"),
     ("*/5 * * * *\n* * * * *", "one line"),
     ("5;reboot * * * *", "minute field '5;reboot'"),
+    ("0 0 30 2 *", "day 30 never comes in month 2"),
+    ("0 0 31 4,6,9,11 *", "never run"),
 ])
 def test_invalid_schedules_say_what_is_wrong(schedule, fragment):
     errors = filters.cron_errors(schedule)
