@@ -1,12 +1,15 @@
-"""Controller-side filters of the server_maintanence role.
+"""Controller-side filters of the server_maintanence role and of
+playbooks/status.yml.
 
-They run inside the play on the controller, so validating a schedule or
-comparing a crontab costs no round-trip to the host. Each one is documented
-for ansible-doc in the .yml file of its name beside this one.
+They run inside the play on the controller, so validating a schedule,
+comparing a crontab or judging a host's status costs no round-trip to it.
+Each one is documented for ansible-doc in the .yml file of its name beside
+this one.
 """
 
 from __future__ import absolute_import, division, print_function
 
+import datetime
 import hashlib
 import json
 import re
@@ -29,7 +32,8 @@ _SPLAYABLE_MINUTE = re.compile(r"^\*/(\d+)$")
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-_SIZE = re.compile(r"[0-9]+[kMG]?")
+_SIZE = re.compile(r"([0-9]+)([kMG]?)")
+_SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 _MODE = re.compile(r"0?[0-7]{3}")
 _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
 # Env file values are written unquoted, so they may hold only characters that
@@ -39,6 +43,7 @@ _URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
 PREFIX = "server_maintanence_"
+LEGEND = "job cells show age of last success/last exit code, - if not on the host"
 
 
 def _field_errors(text, name, low, high):
@@ -430,6 +435,143 @@ def plan(probe, wanted):
     return steps
 
 
+# ------------------------------------------ playbooks/status.yml's verdict --
+
+def cron_interval(schedule):
+    """The longest time, in seconds, between two runs of a valid 5-field cron
+    schedule: how long a healthy job may go without running."""
+    fields = schedule.split()
+    minute, hour, day, month, weekday = (_numbers(text, low, high) for text, (_name, low, high)
+                                         in zip(fields, CRON_FIELDS))
+    weekday = {0 if value == 7 else value for value in weekday}
+    times = sorted(h * 60 + m for h in hour for m in minute)
+    longest_in_a_day = max([b - a for a, b in zip(times, times[1:])] or [0])
+    day_star, weekday_star = fields[2].startswith("*"), fields[4].startswith("*")
+    if len(day) == 31 and len(weekday) == 7 and len(month) == 12:
+        return 60 * max(longest_in_a_day, times[0] + 1440 - times[-1])
+
+    def fires(date):
+        on_day, on_weekday = date.day in day, date.isoweekday() % 7 in weekday
+        if day_star or weekday_star:  # cron: either star means both must match
+            return date.month in month and on_day and on_weekday
+        return date.month in month and (on_day or on_weekday)
+
+    # Eight years hold every pattern of days, leap days included.
+    first = datetime.date(2024, 1, 1)
+    days = [n for n in range(366 * 8) if fires(first + datetime.timedelta(days=n))]
+    between_days = [(b - a) * 1440 + times[0] - times[-1] for a, b in zip(days, days[1:])]
+    return 60 * max([longest_in_a_day] + between_days)
+
+
+def size_bytes(text):
+    """A logrotate-style size (500k, 100M, 1G; k = 1024) in bytes."""
+    number, unit = _SIZE.fullmatch(str(text)).groups()
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def _human_size(size):
+    for unit in ("", "k", "M", "G"):
+        if size < 1024 or unit == "G":
+            return ("%d%s" % (size, unit)) if unit == "" else ("%.1f%s" % (size, unit))
+        size /= 1024.0
+    return str(size)
+
+
+def _human_age(seconds):
+    seconds = max(0, int(seconds))
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return "%d%s" % (seconds // length, unit)
+    return "%ds" % seconds
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def status_report(probe, settings):
+    """One host's maintenance status from a probe run with report=true, and
+    the problems that fail it: a wanted job with no success within
+    max_intervals of its interval (counted from when the crontab last
+    changed while it has none), cron not running, the logs directory
+    above max_logs_size. `settings`: cluster_role, jobs ([{id, name,
+    schedule}] of the jobs the host should run), max_intervals,
+    max_logs_size, logs_dir, state_dir."""
+    now = probe["now"]
+    limit_factor = int(settings["max_intervals"])
+    jobs, problems = [], []
+    for job in settings["jobs"]:
+        found = probe["jobs"].get(job["id"]) or {}
+        last_success = _number(found.get("last_success"))
+        exit_code = found.get("exit_code")
+        interval = cron_interval(job["schedule"])
+        limit = limit_factor * interval
+        age = None if last_success is None else now - last_success
+        jobs.append({"id": job["id"], "age": age, "exit_code": None if exit_code is None else int(exit_code),
+                     "outcome": found.get("outcome"), "interval": interval})
+        last_run = ("no run recorded" if not found
+                    else "last run %s ago ended %s, exit code %s"
+                    % (_human_age(now - (_number(found.get("end")) or now)), found.get("outcome"), exit_code))
+        # A job not yet successful gets its intervals from when the crontab
+        # last changed (the role installed or edited its entry).
+        since = last_success if last_success is not None else probe.get("crontab_changed")
+        if since is not None and now - since <= limit:
+            continue
+        if since is None:
+            problems.append("%s: has never succeeded, and the app user has no crontab" % job["name"])
+        elif age is None:
+            problems.append("%s: has not succeeded since its entry was installed %s ago, more than %d x its %s "
+                            "interval (%s in %s)" % (job["name"], _human_age(now - since),
+                                                     limit_factor, _human_age(interval), last_run,
+                                                     settings["state_dir"]))
+        else:
+            problems.append("%s: last succeeded %s ago, more than %d x its %s interval; %s"
+                            % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
+    if not probe["cron_running"]:
+        problems.append("cron is not running: none of the jobs runs")
+    logs = probe["logs"]
+    if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
+        problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
+                        % (settings["logs_dir"], _human_size(logs["size"]), PREFIX, settings["max_logs_size"]))
+    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
+            "logs_size": logs["size"], "logs_free": logs["free"],
+            "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
+            "problems": problems}
+
+
+def _job_cell(job):
+    if job is None:
+        return "-"
+    # One word per cell: a result format that folds long lines folds at single spaces.
+    return "%s/%s" % ("never" if job["age"] is None else _human_age(job["age"]),
+                      "-" if job["exit_code"] is None else job["exit_code"])
+
+
+def status_table(reports):
+    """The fleet as one text table, a row per host: {host: status_report}."""
+    ids = []
+    for report in reports.values():
+        ids.extend(job["id"] for job in report["jobs"] if job["id"] not in ids)
+    header = ["HOST", "ROLE"] + [i.upper() for i in ids] + [
+        "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
+    rows = [header]
+    for host in sorted(reports):
+        report = reports[host]
+        by_id = {job["id"]: job for job in report["jobs"]}
+        rows.append([host, report["cluster_role"]] + [_job_cell(by_id.get(i)) for i in ids] + [
+            "-" if report["logs_size"] is None else _human_size(report["logs_size"]),
+            "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]),
+            "-" if report["logs_free"] is None else _human_size(report["logs_free"]),
+            "running" if report["cron_running"] else "STOPPED",
+            "FAIL" if report["problems"] else "ok"])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines + [LEGEND])
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -442,4 +584,8 @@ class FilterModule(object):
             "cron_in_sync": cron_in_sync,
             "cron_entries": cron_entries,
             "plan": plan,
+            "cron_interval": cron_interval,
+            "size_bytes": size_bytes,
+            "status_report": status_report,
+            "status_table": status_table,
         }
