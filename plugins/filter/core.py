@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 import datetime
 import hashlib
 import json
+import posixpath
 import re
 from urllib.parse import urlsplit
 
@@ -97,13 +98,45 @@ def _numbers(text, low, high):
     return values
 
 
+_PLAIN_NUMBER = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
 def _whole_number(value):
+    """A non-negative integer written plainly (4, "4"), else None: no sign,
+    leading zero, underscore, space or newline, which int() would accept."""
     if isinstance(value, bool):
         return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if _matches(_PLAIN_NUMBER, value) else None
+
+
+# Directories the role must never take as one it creates, chowns or removes:
+# the root, every directory directly under it, the standard directories one
+# level below /var and /home (a home, /var/lib, /var/log...), and anything
+# inside the system trees or the world-writable ones.
+_SYSTEM_PARENTS = ("/var", "/home")
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
+                 "/run/lock", "/sbin", "/sys", "/tmp", "/usr", "/var/tmp")
+
+
+def _inside(path, directory):
+    """Whether path is directory or lies below it."""
+    return (path.rstrip("/") + "/").startswith(directory.rstrip("/") + "/")
+
+
+def system_path(path):
+    """The reason a directory is the system's and not the role's to manage,
+    or None. path: absolute, without '..'."""
+    path = posixpath.normpath("/" + path.strip("/"))
+    parent = path.rsplit("/", 1)[0] or "/"
+    if parent == "/" or parent in _SYSTEM_PARENTS:
+        return "is a system directory (/, a directory directly under /, or one directly under %s)" % (
+            " or ".join(_SYSTEM_PARENTS))
+    tree = next((tree for tree in _SYSTEM_TREES if _inside(path, tree)), None)
+    if tree:
+        return "lies inside %s, which belongs to the system" % tree
+    return None
 
 
 def _matches(pattern, value):
@@ -127,6 +160,7 @@ def input_errors(inputs):
         if not _matches(_SAFE_PATH, value) or "/../" in value + "/":
             fail(name, "must be an absolute path made of letters, digits and . _ - + / only "
                        "(no spaces, newlines, '..' or shell metacharacters); got %r" % (value,))
+    errors.extend(_directory_errors(inputs, errors))
     for name in ("user", "group"):
         if not _matches(_ACCOUNT, inputs[name]):
             fail(name, "must be a plain account name like www-data; got %r" % (inputs[name],))
@@ -160,9 +194,10 @@ def input_errors(inputs):
                 fail(name, "entry %r is not a systemd service name such as server-monitoring.service" % (unit,))
     if inputs["cluster_role"] in ("agent", "both"):
         url = inputs.get("hub_url")
-        if not _matches(_URL, url):
+        if not (_matches(_URL, url) and _has_host(url)):
             fail("hub_url", "is required when %scluster_role is %s: an http:// or https:// URL "
-                            "without spaces, quotes or shell metacharacters; got %s"
+                            "with a host (and a port of 1-65535 if any), without spaces, quotes or shell "
+                            "metacharacters; got %s"
                  % (PREFIX, inputs["cluster_role"], "(unset)" if url is None else repr(url)))
     if inputs["manage_env_file"]:
         if not _matches(_INSTANCE_ID, inputs["instance_id"]):
@@ -173,6 +208,48 @@ def input_errors(inputs):
             # Never echo the value: it is a secret.
             fail("hub_api_key", "must be one line of letters, digits and . _ + / = - (no spaces, "
                                 "quotes or shell metacharacters); its value is not shown")
+    return errors
+
+
+def _has_host(url):
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
+
+
+# The directories the role creates, chowns or removes, and whose contents
+# the app user writes.
+_MANAGED_DIRS = ("logs_dir", "state_dir", "metrics_dir")
+
+
+def _directory_errors(inputs, earlier):
+    """Where a managed directory sits: never a system directory, and the job
+    runner's state and the metrics link never mixed with the app's own tree
+    (the project or its logs), which the app user controls."""
+    errors = []
+    paths = {name: posixpath.normpath(inputs[name]) for name in ("project_dir",) + _MANAGED_DIRS
+             if inputs[name] and not any(error.startswith(PREFIX + name + " ") for error in earlier)}
+    for name in _MANAGED_DIRS:
+        reason = system_path(paths[name]) if name in paths else None
+        if reason:
+            errors.append("%s%s %s %s: the role chowns, creates or removes it; choose a directory of "
+                          "the app's or the role's own" % (PREFIX, name, paths.pop(name), reason))
+    # Each directory against those it must stay apart from; one message each.
+    apart = {"logs_dir": ("project_dir",), "state_dir": ("logs_dir", "project_dir"),
+             "metrics_dir": ("logs_dir", "project_dir", "state_dir")}
+    for name, others in apart.items():
+        mine = paths.get(name)
+        for other in (other for other in others if mine and other in paths):
+            theirs = paths[other]
+            # The logs may sit inside the project (the app's default), not hold it.
+            if _inside(theirs, mine) or (name != "logs_dir" and _inside(mine, theirs)):
+                errors.append("%s%s %s %s %s%s %s: they must be separate directories"
+                              % (PREFIX, name, mine, "is" if mine == theirs else "holds" if _inside(theirs, mine)
+                                 else "lies inside", PREFIX, other, theirs))
+                break
     return errors
 
 

@@ -63,8 +63,10 @@ options:
     default: []
   paths:
     description:
-      - Paths to stat (existence, mode, owner, group, and a small file's SHA-1),
-        so that tasks whose target is already right can be skipped.
+      - Paths to stat without following a link (existence, type, mode, owner,
+        group, a link's target and a small regular file's SHA-1), so that tasks
+        whose target is already right can be skipped, and whether a link a
+        non-root user could have planted lies among the path's parents.
     type: list
     elements: path
     default: []
@@ -80,6 +82,14 @@ options:
     description: The job runner's state directory (one C(<job>.state) file per job); read with O(report).
     type: path
     default: ''
+  jobs:
+    description:
+      - With O(report), the ids of the jobs whose C(<job>.state) record is read from O(state_dir).
+      - Each record is read without following a link or blocking, at most 4096 bytes, and every
+        field is checked; a bad one is reported as an error, never with its content.
+    type: list
+    elements: str
+    default: []
   logs_dir:
     description: The app's logs directory; measured with O(report).
     type: path
@@ -166,7 +176,10 @@ probe:
       type: dict
       sample: {server-monitoring.service: true}
     paths:
-      description: For each of O(paths), exists, and when it does mode, owner, group, isdir and checksum.
+      description:
+        - For each of O(paths), exists and planted_link (the first parent that is a link in a directory
+          a non-root user can write, or null), and when it exists type (file, directory, link or other),
+          mode, owner, group, isdir, checksum (regular files up to 1 MiB) and target (links).
       type: dict
     apt_lists:
       description: Whether apt has package lists (a bare image has none).
@@ -180,9 +193,9 @@ probe:
       type: float
     jobs:
       description:
-        - With O(report), each job's record from O(state_dir), by job id, as
-          the job runner wrote it (start, end, duration, exit_code, outcome,
-          skipped, timed_out, last_success).
+        - With O(report), each of O(jobs)' record from O(state_dir), by job id, as
+          the job runner wrote it (name, start, end, duration, exit_code, outcome,
+          skipped, timed_out, last_success), or {error} saying why it was not read.
       type: dict
       sample: {health: {exit_code: "0", outcome: success, last_success: "1795645094.528"}}
     logs:
@@ -279,17 +292,76 @@ def _cron_running():
 
 
 def _stat(path):
+    """What is at path, never following a link there: the last component is
+    lstat'ed, and a regular file is read through O_NOFOLLOW|O_NONBLOCK, so a
+    link or a FIFO planted in its place is reported, not followed or waited
+    on. planted_link: a link among the parents that a non-root user could
+    have made (see _planted_link)."""
+    result = {"exists": False, "planted_link": _planted_link(path)}
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return {"exists": False}
-    result = {"exists": True, "mode": "%04o" % stat.S_IMODE(info.st_mode),
-              "owner": _name(pwd.getpwuid, info.st_uid), "group": _name(grp.getgrgid, info.st_gid),
-              "isdir": stat.S_ISDIR(info.st_mode), "checksum": None}
-    if stat.S_ISREG(info.st_mode) and info.st_size < 1 << 20:
-        with open(path, "rb") as handle:
-            result["checksum"] = hashlib.sha1(handle.read()).hexdigest()
+        return result
+    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "other")
+    result.update(exists=True, type=kind, mode="%04o" % stat.S_IMODE(info.st_mode),
+                  owner=_name(pwd.getpwuid, info.st_uid), group=_name(grp.getgrgid, info.st_gid),
+                  isdir=kind == "directory", checksum=None)
+    if kind == "link":
+        result["target"] = os.readlink(path)
+    elif kind == "file":
+        content = read_file(path, (1 << 20) - 1)
+        if content is not None:
+            result["checksum"] = hashlib.sha1(content).hexdigest()
     return result
+
+
+_KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
+
+
+def read_file(path, limit):
+    """The content of the regular file at path, or None: None when path is
+    a link, not a regular file (a FIFO is opened without blocking and
+    refused), missing, unreadable or larger than limit bytes."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        content = handle.read(limit + 1)
+    return content if len(content) <= limit else None
+
+
+def _planted_link(path):
+    """The first parent of path that is a symbolic link in a directory a
+    user other than root can write (so the app user could have put it
+    there), or None. A root-owned link in a root-only directory (/opt ->
+    /srv/opt) is the administrator's and is followed."""
+    parts = os.path.normpath(path).split("/")[1:-1]
+    current = "/"
+    for part in parts:
+        candidate = os.path.join(current, part)
+        try:
+            info = os.lstat(candidate)
+        except OSError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            if not _root_only(current):
+                return candidate
+            candidate = os.path.realpath(candidate)
+        current = candidate
+    return None
+
+
+def _root_only(directory):
+    """Whether only root can change the entries of directory."""
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _name(lookup, number):
@@ -319,18 +391,57 @@ def _user_groups(user):
     return [primary] + sorted(g.gr_name for g in grp.getgrall() if user in g.gr_mem and g.gr_name != primary)
 
 
-def _job_records(state_dir):
-    """{job id: {key: value}} from the job runner's <id>.state files."""
+# A job record as the runner writes it: each field and the values it takes.
+_TIME = r"[0-9]{1,12}(?:\.[0-9]{1,9})?"
+RECORD_FIELDS = {
+    "name": r"[a-z0-9_-]{1,32}",
+    "start": _TIME,
+    "end": _TIME,
+    "duration": _TIME,
+    "exit_code": r"[0-9]{1,3}",
+    "outcome": r"success|failure|skipped|timeout",
+    "skipped": r"[01]",
+    "timed_out": r"[01]",
+    "last_success": "(?:%s)?" % _TIME,
+}
+RECORD_LIMIT = 4096
+
+
+def _job_records(state_dir, job_ids):
+    """{job id: its record} from the job runner's <id>.state files, for each
+    of job_ids whose file exists. The app user writes them: a file that is not
+    a small regular file, or a field that is unknown, missing or malformed,
+    gives {"error": why} and none of its content."""
     records = {}
-    for name in sorted(_listdir(state_dir)):
-        if name.endswith(".state") and not name.startswith("."):
-            try:
-                with open(os.path.join(state_dir, name)) as handle:
-                    lines = handle.read().splitlines()
-            except OSError:
-                continue
-            records[name[:-len(".state")]] = dict(line.split("=", 1) for line in lines if "=" in line)
+    for job in job_ids:
+        path = os.path.join(state_dir, "%s.state" % job)
+        found = _stat(path)
+        if not found["exists"]:
+            continue
+        content = read_file(path, RECORD_LIMIT) if found["type"] == "file" else None
+        if content is None:
+            records[job] = {"error": "is not a regular file of at most %d bytes (found: %s)"
+                                     % (RECORD_LIMIT, found["type"])}
+            continue
+        records[job] = _record(content.decode("utf-8", "replace"), job)
     return records
+
+
+def _record(text, job):
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep or key not in RECORD_FIELDS or key in fields:
+            return {"error": "has a line that is not one of its fields, or a field twice"}
+        if not re.fullmatch(RECORD_FIELDS[key], value):
+            return {"error": "has a malformed %s" % key}
+        fields[key] = value
+    missing = sorted(set(RECORD_FIELDS) - set(fields))
+    if missing:
+        return {"error": "lacks %s" % ", ".join(missing)}
+    if fields["name"] != job or int(fields["exit_code"]) > 255:
+        return {"error": "names another job or has an exit code above 255"}
+    return fields
 
 
 def _disk_usage(path):
@@ -339,6 +450,8 @@ def _disk_usage(path):
     try:
         top_stat = os.lstat(path)
     except OSError:
+        return None
+    if not stat.S_ISDIR(top_stat.st_mode):
         return None
     seen = {(top_stat.st_dev, top_stat.st_ino)}
     total = top_stat.st_blocks * 512
@@ -362,6 +475,8 @@ def _mtime(path):
 
 
 def _free_space(path):
+    if not os.path.isdir(path) or os.path.islink(path):
+        return None
     try:
         found = os.statvfs(path)
     except OSError:
@@ -407,6 +522,7 @@ def main():
             "paths": {"type": "list", "elements": "path", "default": []},
             "report": {"type": "bool", "default": False},
             "state_dir": {"type": "path", "default": ""},
+            "jobs": {"type": "list", "elements": "str", "default": []},
             "logs_dir": {"type": "path", "default": ""},
             "logrotate_state": {"type": "path", "default": "/var/lib/logrotate/status"},
         },
@@ -441,7 +557,7 @@ def main():
     if params["report"]:
         report = {
             "now": time.time(),
-            "jobs": _job_records(params["state_dir"]),
+            "jobs": _job_records(params["state_dir"], params["jobs"]),
             "logs": {"size": _disk_usage(params["logs_dir"]), "free": _free_space(params["logs_dir"])},
             "last_rotation": _last_rotation(params["logrotate_state"], params["logs_dir"]),
             "crontab_changed": _mtime(os.path.join(CRONTABS, params["user"])),

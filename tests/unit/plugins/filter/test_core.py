@@ -339,3 +339,61 @@ def test_absent_removes_what_is_there_and_nothing_else():
     assert plan([lambda p: p.update(crontab=[]), lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True)],
                 dict(wanted, purge_logs=True)) == {
         "remove_files": [CONFIG, "/opt/sm/logs/health.lock", "/var/lib/sm"], "purge_logs": True}
+
+
+# ------------------------------------------------- where directories may be --
+
+@pytest.mark.parametrize("name", ["logs_dir", "state_dir", "metrics_dir"])
+@pytest.mark.parametrize("path", ["/", "/etc", "/usr", "/var", "/var/lib", "/var/log", "/var/lib/", "/home",
+                                  "/root", "/tmp", "/opt", "/srv", "/home/www-data", "/etc/cron.d",
+                                  "/usr/local/lib/x", "/tmp/sm/logs", "/var/tmp/sm", "/root/logs", "/proc/1"])
+def test_a_system_directory_is_refused_as_a_managed_one(name, path):
+    errors = filters.input_errors(dict(GOOD_INPUTS, **{name: path}))
+    assert len(errors) == 1 and errors[0].startswith("server_maintanence_%s %s " % (name, path.rstrip("/") or "/"))
+
+
+@pytest.mark.parametrize("path", ["/var/lib/server-maintanence", "/srv/shared-state", "/opt/sm-state",
+                                  "/var/lib/prometheus/node-exporter", "/data/sm/logs"])
+def test_an_ordinary_directory_is_accepted(path):
+    assert filters.system_path(path) is None
+    assert filters.input_errors(dict(GOOD_INPUTS, state_dir=path)) == []
+
+
+@pytest.mark.parametrize("changes, variable", [
+    ({"state_dir": "/opt/server-monitoring/logs"}, "server_maintanence_state_dir"),
+    ({"state_dir": "/opt/server-monitoring/logs/state"}, "server_maintanence_state_dir"),
+    ({"state_dir": "/opt/server-monitoring"}, "server_maintanence_state_dir"),
+    ({"state_dir": "/opt/server-monitoring/var"}, "server_maintanence_state_dir"),
+    ({"logs_dir": "/srv/sm/state/logs", "state_dir": "/srv/sm/state"}, "server_maintanence_state_dir"),
+    ({"metrics_dir": "/opt/server-monitoring/logs"}, "server_maintanence_metrics_dir"),
+    ({"metrics_dir": "/var/lib/server-maintanence"}, "server_maintanence_metrics_dir"),
+    ({"metrics_dir": "/var/lib/server-maintanence/prom"}, "server_maintanence_metrics_dir"),
+    ({"logs_dir": "/opt/server-monitoring"}, "server_maintanence_logs_dir"),
+    ({"logs_dir": "/opt/server-monitoring/"}, "server_maintanence_logs_dir"),
+])
+def test_state_and_metrics_stay_out_of_the_apps_tree_and_apart(changes, variable):
+    errors = filters.input_errors(dict(GOOD_INPUTS, **changes))
+    assert len(errors) == 1 and errors[0].startswith(variable + " "), errors
+
+
+@pytest.mark.parametrize("value", ["010", "+5", "1_0", "4\n", " 4", "4.0", 4.5, True, "", "-1", "0"])
+def test_a_timeout_is_a_plain_positive_integer(value):
+    errors = filters.input_errors(dict(GOOD_INPUTS, health_check_timeout=value))
+    assert len(errors) == 1 and errors[0].startswith("server_maintanence_health_check_timeout "), errors
+
+
+@pytest.mark.parametrize("value", [1, "1", 86400, "240"])
+def test_a_plain_positive_timeout_passes(value):
+    assert filters.input_errors(dict(GOOD_INPUTS, health_check_timeout=value)) == []
+
+
+@pytest.mark.parametrize("url", ["https://@", "https://:8000", "http://hub:0", "http://hub:99999",
+                                 "http://hub:x", "https://", "http://[::1"])
+def test_a_hub_url_needs_a_host_and_a_valid_port(url):
+    errors = filters.input_errors(dict(GOOD_INPUTS, cluster_role="agent", hub_url=url))
+    assert len(errors) == 1 and errors[0].startswith("server_maintanence_hub_url "), errors
+
+
+@pytest.mark.parametrize("url", ["https://hub.example.com", "http://127.0.0.1:8000/", "https://u@hub:443/x"])
+def test_a_hub_url_with_a_host_passes(url):
+    assert filters.input_errors(dict(GOOD_INPUTS, cluster_role="agent", hub_url=url)) == []

@@ -204,15 +204,16 @@ def test_an_empty_value_is_an_empty_string_not_none(tmp_path):
 # stat of managed paths ------------------------------------------------------
 
 def test_stat_of_a_missing_path_says_only_that(tmp_path):
-    assert probe._stat(str(tmp_path / "missing")) == {"exists": False}
+    assert probe._stat(str(tmp_path / "missing")) == {"exists": False, "planted_link": None}
 
 
 def test_stat_of_a_small_file_has_mode_owner_group_and_sha1(tmp_path):
     content = b"/opt/app/logs/*.log {\n  daily\n}\n"
     path = make_file(tmp_path / "logrotate.conf", 0o640, content)
 
-    assert probe._stat(path) == {"exists": True, "mode": "0640", "owner": USER, "group": GROUP,
-                                 "isdir": False, "checksum": hashlib.sha1(content).hexdigest()}
+    assert probe._stat(path) == {"exists": True, "type": "file", "mode": "0640", "owner": USER, "group": GROUP,
+                                 "isdir": False, "checksum": hashlib.sha1(content).hexdigest(),
+                                 "planted_link": None}
 
 
 def test_stat_of_a_directory_has_no_checksum(tmp_path):
@@ -220,8 +221,8 @@ def test_stat_of_a_directory_has_no_checksum(tmp_path):
     directory.mkdir()
     directory.chmod(0o2775)
 
-    assert probe._stat(str(directory)) == {"exists": True, "mode": "2775", "owner": USER, "group": GROUP,
-                                           "isdir": True, "checksum": None}
+    assert probe._stat(str(directory)) == {"exists": True, "type": "directory", "mode": "2775", "owner": USER,
+                                           "group": GROUP, "isdir": True, "checksum": None, "planted_link": None}
 
 
 def test_stat_of_a_file_of_one_mib_or_more_has_no_checksum(tmp_path):
@@ -243,7 +244,45 @@ def test_stat_describes_a_symlink_itself_without_following_it(tmp_path):
     result = probe._stat(str(link))
 
     assert result["exists"] is True and result["isdir"] is False and result["checksum"] is None
+    assert result["type"] == "link" and result["target"] == str(tmp_path / "target")
 
+
+def test_stat_of_a_fifo_neither_blocks_nor_reads_it(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    result = probe._stat(str(fifo))
+
+    assert result["type"] == "other" and result["checksum"] is None
+
+
+def test_read_file_refuses_a_link_a_fifo_and_a_file_over_the_limit(tmp_path):
+    target = make_file(tmp_path / "secret", 0o600, b"top secret")
+    (tmp_path / "link").symlink_to(target)
+    os.mkfifo(tmp_path / "fifo")
+
+    assert probe.read_file(target, 100) == b"top secret"
+    assert probe.read_file(str(tmp_path / "link"), 100) is None
+    assert probe.read_file(str(tmp_path / "fifo"), 100) is None
+    assert probe.read_file(target, 9) is None
+    assert probe.read_file(str(tmp_path / "missing"), 100) is None
+
+
+def test_a_link_among_the_parents_in_a_directory_others_can_write_is_reported(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    app.chmod(0o777)
+    (tmp_path / "elsewhere").mkdir()
+    (app / "logs").symlink_to(tmp_path / "elsewhere")
+
+    found = probe._stat(str(app / "logs" / "cron.log"))
+
+    assert found["planted_link"] == str(app / "logs")
+
+
+def test_a_root_owned_link_in_a_root_only_directory_is_followed(monkeypatch):
+    # /proc/self is such a link on every Linux host; nothing else is checked.
+    assert probe._planted_link("/proc/self/status") is None
 
 def test_an_owner_without_a_name_is_reported_by_number():
     def unknown(number):
@@ -306,7 +345,7 @@ def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_pa
     assert found["commands"] == dict.fromkeys(probe.COMMANDS, True)
     assert found["crontab"] == ["*/5 * * * * check", "0 3 * * * update"]
     assert found["paths"][managed]["checksum"] == hashlib.sha1(b"x").hexdigest()
-    assert found["paths"][str(tmp_path / "missing")] == {"exists": False}
+    assert found["paths"][str(tmp_path / "missing")] == {"exists": False, "planted_link": None}
     assert isinstance(found["cron_running"], bool) and isinstance(found["apt_lists"], bool)
     assert host.ran == [["crontab", "-l", "-u", USER]]
 
@@ -451,13 +490,15 @@ import time  # noqa: E402
 REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed"}
 
 
+HEALTH_TEXT = ("name=health\nstart=1700000000.100\nend=1700000002.600\nduration=2.500\nexit_code=0\n"
+               "outcome=success\nskipped=0\ntimed_out=0\nlast_success=1700000002.600\n")
+
+
 def state_dir_with_records(tmp_path):
     """Two jobs' records as the job runner writes them, beside its temp file
     (mid-rename) and its write lock, which are not records."""
     state_dir = tmp_path / "state"
-    make_file(state_dir / "health.state", content=(
-        b"name=health\nstart=1700000000.100\nend=1700000002.600\nduration=2.500\nexit_code=0\n"
-        b"outcome=success\nskipped=0\ntimed_out=0\nlast_success=1700000002.600\n"))
+    make_file(state_dir / "health.state", content=HEALTH_TEXT.encode())
     make_file(state_dir / "push.state", content=(
         b"name=push\nstart=1700000100.000\nend=1700000160.000\nduration=60.000\nexit_code=124\n"
         b"outcome=timeout\nskipped=0\ntimed_out=1\nlast_success=\n"))
@@ -509,8 +550,11 @@ def logrotate_state(tmp_path, logs):
 NEWEST_ROTATION = time.mktime((2024, 11, 2, 6, 25, 0, 0, 0, -1))
 
 
+JOBS = ["health", "push", "update", "inbox"]
+
+
 def test_job_records_are_read_from_the_state_files_only(tmp_path):
-    records = probe._job_records(state_dir_with_records(tmp_path))
+    records = probe._job_records(state_dir_with_records(tmp_path), JOBS)
 
     assert records == {"health": HEALTH_RECORD, "push": PUSH_RECORD}
 
@@ -518,9 +562,64 @@ def test_job_records_are_read_from_the_state_files_only(tmp_path):
 def test_job_records_of_a_missing_or_empty_state_dir_are_none(tmp_path):
     (tmp_path / "empty").mkdir()
 
-    assert probe._job_records(str(tmp_path / "missing")) == {}
-    assert probe._job_records(str(tmp_path / "empty")) == {}
-    assert probe._job_records("") == {}
+    assert probe._job_records(str(tmp_path / "missing"), JOBS) == {}
+    assert probe._job_records(str(tmp_path / "empty"), JOBS) == {}
+    assert probe._job_records("", JOBS) == {}
+
+
+def test_only_the_records_of_the_jobs_asked_for_are_read(tmp_path):
+    assert probe._job_records(state_dir_with_records(tmp_path), ["push"]) == {"push": PUSH_RECORD}
+
+
+def planted(tmp_path, plant):
+    """A state dir whose health record the app user replaced by plant(path)."""
+    state_dir = state_dir_with_records(tmp_path)
+    path = os.path.join(state_dir, "health.state")
+    os.unlink(path)
+    plant(path)
+    return probe._job_records(state_dir, JOBS)
+
+
+def test_a_record_linked_to_a_secret_gives_an_error_and_not_a_byte_of_it(tmp_path):
+    secret = make_file(tmp_path / "root-only", 0o600, b"name=health\nexit_code=0\nTOPSECRET\n")
+
+    records = planted(tmp_path, lambda path: os.symlink(secret, path))
+
+    assert "found: link" in records["health"]["error"] and set(records["health"]) == {"error"}
+    assert "TOPSECRET" not in json.dumps(records)
+    assert records["push"] == PUSH_RECORD
+
+
+def test_a_fifo_record_is_refused_without_blocking(tmp_path):
+    records = planted(tmp_path, os.mkfifo)
+
+    assert "found: other" in records["health"]["error"]
+
+
+def test_a_record_over_the_size_cap_is_refused(tmp_path):
+    records = planted(tmp_path, lambda path: make_file(pathlib.Path(path), content=b"name=health\n" * 1000))
+
+    assert "at most 4096 bytes" in records["health"]["error"]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (("exit_code=0", "exit_code=x"), "malformed exit_code"),
+    (("exit_code=0", "exit_code=300"), "exit code above 255"),
+    (("exit_code=0", "exit_code=-1"), "malformed exit_code"),
+    (("outcome=success", "outcome=pwned"), "malformed outcome"),
+    (("last_success=1700000002.600", "last_success=1e9"), "malformed last_success"),
+    (("name=health", "name=push"), "names another job"),
+    (("skipped=0\n", ""), "lacks skipped"),
+    (("skipped=0", "skipped=0\nsecret=hunter2"), "not one of its fields"),
+    (("skipped=0", "skipped=0\nskipped=0"), "a field twice"),
+])
+def test_a_forged_field_is_an_error_naming_the_field_and_not_its_value(tmp_path, change, fragment):
+    text = HEALTH_TEXT.replace(*change)
+
+    records = planted(tmp_path, lambda path: make_file(pathlib.Path(path), content=text.encode()))
+
+    assert fragment in records["health"]["error"] and set(records["health"]) == {"error"}
+    assert "hunter2" not in json.dumps(records)
 
 
 def test_disk_usage_matches_du(tmp_path):
@@ -578,6 +677,7 @@ def run_report(monkeypatch, capsys, tmp_path, crontabs, **args):
     logs = logs_dir_with_files(tmp_path)
     before = time.time()
     code, result = run_main(capsys, user=USER, group=GROUP, report=True, state_dir=state_dir_with_records(tmp_path),
+                            jobs=JOBS,
                             logs_dir=logs, logrotate_state=logrotate_state(tmp_path, logs), **args)
     after = time.time()
     assert code == 0 and result["changed"] is False
