@@ -287,10 +287,14 @@ def _missing_packages(probe, packages):
 
 def host_errors(probe, settings):
     """Every host-side rule that what the probe read breaks, before any change;
-    [] when the host can take the role. `settings`: user, group, uv (the path
-    the entries will run), manage_packages, packages ({package, command,
-    needed}), cron_daily_runner."""
-    errors = []
+    [] when the host can take the role. `settings`: state, guarded ({variable,
+    path, type}: the paths the app user could plant a link at or under), user,
+    group, uv (the path the entries will run), manage_packages, packages
+    ({package, command, needed}), cron_daily_runner. With state absent only
+    the guarded paths are checked."""
+    errors = _planted(probe, settings["guarded"])
+    if settings["state"] == "absent":
+        return errors
     if not probe["user_exists"]:
         errors.append("%suser %s does not exist on the host: the role does not create the app's "
                       "account; deploy the app first" % (PREFIX, json.dumps(settings["user"])))
@@ -308,15 +312,6 @@ def host_errors(probe, settings):
                          PREFIX, ", ".join(missing), PREFIX))
     if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
         errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
-    metrics = settings.get("metrics_dir")
-    if metrics and probe["paths"][metrics]["exists"] and not _writable(
-            probe["paths"][metrics], settings["user"], probe["user_groups"]):
-        found = probe["paths"][metrics]
-        errors.append("%smetrics_dir %s exists but %s cannot write it (owner %s:%s, mode %s): the job runner "
-                      "writes its metrics there as the app user. Grant it, e.g. chgrp %s %s && chmod g+w %s, "
-                      "or point %smetrics_dir at a directory it can write"
-                      % (PREFIX, metrics, settings["user"], found.get("owner"), found.get("group"), found.get("mode"),
-                         settings["group"], metrics, metrics, PREFIX))
     runner = settings["cron_daily_runner"]
     if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
         errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
@@ -324,11 +319,31 @@ def host_errors(probe, settings):
     return errors
 
 
-def _writable(found, user, groups):
-    mode = int(found.get("mode") or "0", 8)
-    return bool(found.get("isdir") and (
-        (found.get("owner") == user and mode & 0o200) or (found.get("group") in groups and mode & 0o020)
-        or mode & 0o002))
+_KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory",
+               "other": "FIFO, socket or device"}
+
+
+def _planted(probe, guarded):
+    """A message for each guarded path (logs, state and metrics directories,
+    the env file) that is a link or of the wrong type, or that lies under a
+    link the app user could have made: the role never acts through one."""
+    errors = []
+    for item in guarded:
+        if not item["path"]:
+            continue
+        found = probe["paths"][item["path"]]
+        if found.get("planted_link"):
+            errors.append("%s%s %s lies under %s, a symbolic link in a directory a user other than root can "
+                          "write: the role never acts through such a link. Replace it with the real directory, "
+                          "or point %s%s at the real path" % (PREFIX, item["variable"], item["path"],
+                                                               found["planted_link"], PREFIX, item["variable"]))
+        elif found["exists"] and found["type"] != item["type"]:
+            errors.append("%s%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
+                          "nothing. Remove it if it is not the app's (as root, after checking where it points), "
+                          "then run the role again" % (PREFIX, item["variable"], item["path"],
+                                                      _KIND_NAMES[found["type"]],
+                                                      item["type"] if item["type"] == "directory" else "regular file"))
+    return errors
 
 
 def cron_fields(schedule):
@@ -433,6 +448,12 @@ def _file_in_place(found, owner, group, mode, checksum=None):
             and found.get("mode") == mode and (checksum is None or found.get("checksum") == checksum))
 
 
+def _removable(found):
+    """Whether what the probe found is a file or a link, which the role may
+    remove; never a directory or another kind."""
+    return found.get("type") in ("file", "link")
+
+
 def plan(probe, wanted):
     """What is out of place on this host, judged from one probe reading: a
     dict with a key for each step the role must take, empty when the host is
@@ -443,10 +464,14 @@ def plan(probe, wanted):
     ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
     wanted}), entries (from cron_entries) and env ({manage, path,
     group, digests: {KEY: sha256 of the value}}), dirs ({path, owner, group,
-    mode, wanted}: directories the role creates besides the logs), stale
-    (files removed in both states: locks of older releases, the records of
-    jobs turned off) and owned (what else
-    state absent removes: the runner's state and metrics)."""
+    mode, marker, wanted, keep_existing}: directories the role creates
+    besides the logs, and the record it leaves in each one it created),
+    links ({path, src, wanted}), stale (files removed in both states: locks
+    of older releases, the records of jobs turned off) and owned (what else
+    state absent removes: the runner's files and the metrics link).
+
+    Nothing is removed that is not a file or a link: a directory or a FIFO
+    found where the role's file should be is another program's."""
     steps = {}
     found = probe["paths"]
     lines = probe["crontab"]
@@ -455,10 +480,17 @@ def plan(probe, wanted):
         present = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], "", "absent")]
         if present and probe["commands"]["crontab"]:
             steps["cron_entries"] = present
-        files = [f["dest"] for f in wanted["files"]] + wanted["stale"] + wanted["owned"]
-        remove = [path for path in files if found[path]["exists"]]
+        # Only what the role made: its files by name, and a directory only
+        # when the role's root-owned record says the role created it.
+        created = [d for d in wanted["dirs"] if d["path"] and found[d["marker"]].get("type") == "file"
+                   and found[d["marker"]].get("owner") == "root"]
+        files = [f["dest"] for f in wanted["files"]] + wanted["stale"] + wanted["owned"] + [
+            d["marker"] for d in created]
+        remove = [path for path in files if _removable(found[path])]
         if remove:
             steps["remove_files"] = remove
+        if created:
+            steps["remove_dirs"] = [d["path"] for d in created]
         if wanted["purge_logs"] and found[wanted["logs_dir"]["path"]]["exists"]:
             steps["purge_logs"] = True
         return steps
@@ -476,12 +508,21 @@ def plan(probe, wanted):
              if f["wanted"] and not _file_in_place(found[f["dest"]], "root", "root", f["mode"], f["checksum"])]
     if files:
         steps["files"] = files
-    dirs = [d["path"] for d in wanted["dirs"] if d["wanted"] and not (
-        found[d["path"]].get("isdir") and _file_in_place(found[d["path"]], d["owner"], d["group"], d["mode"]))]
+    dirs = [d for d in wanted["dirs"] if d["wanted"] and not (
+        (d["keep_existing"] and found[d["path"]]["exists"])
+        or (found[d["path"]].get("isdir") and _file_in_place(found[d["path"]], d["owner"], d["group"], d["mode"])))]
     if dirs:
-        steps["dirs"] = dirs
+        steps["dirs"] = [d["path"] for d in dirs]
+    markers = [d["marker"] for d in dirs if not found[d["path"]]["exists"]]
+    if markers:
+        steps["markers"] = markers
+    links = [link["path"] for link in wanted["links"] if link["wanted"] and not (
+        found[link["path"]].get("type") == "link" and found[link["path"]].get("owner") == "root"
+        and found[link["path"]].get("target") == link["src"])]
+    if links:
+        steps["links"] = links
     stale = [f["dest"] for f in wanted["files"] if not f["wanted"] and found[f["dest"]]["exists"]]
-    stale += [path for path in wanted["stale"] if found[path]["exists"]]
+    stale += [path for path in wanted["stale"] if _removable(found[path])]
     if stale:
         steps["remove_files"] = stale
     services = probe["services"]
@@ -573,8 +614,8 @@ def status_report(probe, settings):
     """One host's maintenance status from a probe run with report=true, and
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
-    changed while it has none), cron not running, the logs directory
-    above max_logs_size. `settings`: cluster_role, jobs ([{id, name,
+    changed while it has none), a record the probe could not trust, cron
+    not running, the logs directory above max_logs_size. `settings`: cluster_role, jobs ([{id, name,
     schedule}] of the jobs the host should run), max_intervals,
     max_logs_size, logs_dir, state_dir."""
     now = probe["now"]
@@ -582,6 +623,14 @@ def status_report(probe, settings):
     jobs, problems = [], []
     for job in settings["jobs"]:
         found = probe["jobs"].get(job["id"]) or {}
+        if "error" in found:
+            # Never trusted: the app user writes the state directory.
+            jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
+                         "interval": None})
+            problems.append("%s: its record %s/%s.state %s; the job runner writes a fresh one on the job's "
+                            "next run once the file is removed" % (job["name"], settings["state_dir"], job["id"],
+                                                                    found["error"]))
+            continue
         last_success = _number(found.get("last_success"))
         exit_code = found.get("exit_code")
         interval = cron_interval(job["schedule"])
@@ -622,6 +671,8 @@ def status_report(probe, settings):
 def _job_cell(job):
     if job is None:
         return "-"
+    if job["outcome"] == "unreadable":
+        return "BAD-RECORD"
     # One word per cell: a result format that folds long lines folds at single spaces.
     return "%s/%s" % ("never" if job["age"] is None else _human_age(job["age"]),
                       "-" if job["exit_code"] is None else job["exit_code"])

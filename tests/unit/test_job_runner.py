@@ -51,11 +51,10 @@ class Sandbox:
         self.project = root / "project"
         self.logs = root / "logs"
         self.state_dir = root / "state"
-        self.metrics = root / "metrics"
         self.env_file = root / "app.env"
         self.logrotate_state = root / "logrotate.status"
         self.config = root / "server-maintanence-job.conf"
-        for directory in (self.project, self.logs, self.state_dir, self.metrics):
+        for directory in (self.project, self.logs, self.state_dir):
             directory.mkdir()
         self.configure()
 
@@ -66,7 +65,7 @@ class Sandbox:
             "logs_dir": self.logs,
             "env_file": self.env_file,
             "state_dir": self.state_dir,
-            "metrics_dir": self.metrics,
+            "metrics": 1,
             "logrotate_state": self.logrotate_state,
         }
         values.update(settings)
@@ -105,7 +104,7 @@ class Sandbox:
 
     def metric_families(self):
         """The .prom file parsed by prometheus_client, by family name."""
-        text = (self.metrics / PROM).read_text()
+        text = (self.state_dir / PROM).read_text()
         return {family.name: family for family in text_string_to_metric_families(text)}
 
 
@@ -169,7 +168,7 @@ def test_healthy_job(sandbox):
         "APP_GREETING='hello from the env file'\n"
         "logs_dir=/nonexistent\n"
         "state_dir=/nonexistent\n"
-        "metrics_dir=/nonexistent\n")
+        "metrics=0\n")
     before = time.time()
     result = sandbox.ok(
         "healthy", "30", "sh", "-c",
@@ -186,7 +185,7 @@ def test_healthy_job(sandbox):
     ]
     assert not pathlib.Path("/nonexistent").exists()
     assert sorted(p.name for p in sandbox.state_dir.glob("*.state")) == ["healthy.state"]
-    assert (sandbox.metrics / PROM).is_file()
+    assert (sandbox.state_dir / PROM).is_file()
 
     state = sandbox.state("healthy")
     assert set(state) == STATE_KEYS
@@ -343,16 +342,15 @@ def test_state_and_metrics_are_replaced_atomically(sandbox):
     the exporter (0644), and no temporary file is left behind."""
     sandbox.ok("alpha", "30", "true")
     first = {path: path.stat().st_ino for path in (sandbox.state_dir / "alpha.state",
-                                                   sandbox.metrics / PROM)}
+                                                   sandbox.state_dir / PROM)}
     assert sandbox.run("beta", "30", "false").returncode == 1
     sandbox.ok("alpha", "30", "true")
 
     for path, inode in first.items():
         assert path.stat().st_ino != inode, path
     assert sorted(p.name for p in sandbox.state_dir.iterdir()) == [
-        ".write.lock", "alpha.lock", "alpha.state", "beta.lock", "beta.state"]
-    assert [p.name for p in sandbox.metrics.iterdir()] == [PROM]
-    for path in [*sandbox.state_dir.glob("*.state"), sandbox.metrics / PROM]:
+        ".write.lock", "alpha.lock", "alpha.state", "beta.lock", "beta.state", PROM]
+    for path in [*sandbox.state_dir.glob("*.state"), sandbox.state_dir / PROM]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 
@@ -460,10 +458,11 @@ def test_no_rotation_metric_without_an_entry_for_the_app_logs(sandbox, status):
 
 
 def test_no_metrics_without_metrics_dir(sandbox):
-    """metrics_dir='' turns metrics off: the state is recorded, no .prom file anywhere."""
+    """metrics='' (no server_maintanence_metrics_dir) turns metrics off: the state is
+    recorded, no .prom file anywhere."""
     stray = pathlib.Path("/") / PROM
     assert not stray.exists(), "precondition: %s already exists" % stray
-    sandbox.configure(metrics_dir="")
+    sandbox.configure(metrics="")
 
     sandbox.ok("alpha", "30", "true")
 

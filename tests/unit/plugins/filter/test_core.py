@@ -224,6 +224,8 @@ ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster 
                                           wanted=False, log="push.log")], SETTINGS)
 HEALTH_HEADER, HEALTH_LINE = "#Ansible: server-maintanence health check", ENTRIES[0]["line"]
 CONFIG, RUNNER = "/etc/logrotate.d/server-maintanence", "/etc/cron.hourly/server-maintanence-logrotate"
+STATE_MARKER, NODE_MARKER = "/var/lib/sm/.created-by-server-maintanence", "/var/lib/node/.created-by-server-maintanence"
+METRICS_LINK = "/var/lib/node/server_maintanence.prom"
 FILES = [{"dest": CONFIG, "mode": "0644", "checksum": "c1", "wanted": True},
          {"dest": RUNNER, "mode": "0755", "checksum": "c2", "wanted": False}]
 IN_PLACE_PROBE = {
@@ -234,12 +236,23 @@ IN_PLACE_PROBE = {
     "crontab": ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE, "17 4 * * * /usr/bin/true"],
     "env_digests": {},
     "paths": {
-        "/opt/sm/logs": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0750"},
-        CONFIG: {"exists": True, "owner": "root", "group": "root", "mode": "0644", "checksum": "c1"},
+        "/opt/sm/logs": {"exists": True, "type": "directory", "isdir": True, "owner": "www-data",
+                         "group": "www-data", "mode": "0750"},
+        CONFIG: {"exists": True, "type": "file", "owner": "root", "group": "root", "mode": "0644", "checksum": "c1"},
         RUNNER: {"exists": False},
         "/opt/sm/logs/health.lock": {"exists": False}, "/opt/sm/logs/push.lock": {"exists": False},
-        "/var/lib/sm": {"exists": True, "isdir": True, "owner": "www-data", "group": "www-data", "mode": "0755"},
-        "/var/lib/node": {"exists": False}, "/var/lib/sm/push.state": {"exists": False},
+        "/var/lib/sm": {"exists": True, "type": "directory", "isdir": True, "owner": "root", "group": "www-data",
+                        "mode": "0775"},
+        STATE_MARKER: {"exists": True, "type": "file", "owner": "root", "group": "root", "mode": "0644"},
+        "/var/lib/sm/health.state": {"exists": True, "type": "file", "owner": "www-data", "group": "www-data"},
+        "/var/lib/sm/health.lock": {"exists": True, "type": "file", "owner": "www-data", "group": "www-data"},
+        "/var/lib/sm/server_maintanence.prom": {"exists": True, "type": "file", "owner": "www-data"},
+        "/var/lib/node": {"exists": True, "type": "directory", "isdir": True, "owner": "prometheus",
+                          "group": "prometheus", "mode": "0755"},
+        NODE_MARKER: {"exists": False},
+        METRICS_LINK: {"exists": True, "type": "link", "owner": "root", "group": "root",
+                       "target": "/var/lib/sm/server_maintanence.prom"},
+        "/var/lib/sm/push.state": {"exists": False},
         "/etc/sm/env": {"exists": True, "owner": "root", "group": "www-data", "mode": "0640"},
     },
 }
@@ -248,9 +261,14 @@ WANTED = {"state": "present",
                        {"package": "zstd", "command": "zstd", "needed": False}],
           "logs_dir": {"path": "/opt/sm/logs", "owner": "www-data", "group": "www-data", "mode": "0750"},
           "purge_logs": False, "files": FILES,
-          "dirs": [{"path": "/var/lib/sm", "owner": "www-data", "group": "www-data", "mode": "0755", "wanted": True},
-                   {"path": "/var/lib/node", "owner": "root", "group": "www-data", "mode": "0775", "wanted": False}],
-          "stale": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock", "/var/lib/sm/push.state"], "owned": ["/var/lib/sm"],
+          "dirs": [{"path": "/var/lib/sm", "owner": "root", "group": "www-data", "mode": "0775",
+                    "marker": STATE_MARKER, "wanted": True, "keep_existing": False},
+                   {"path": "/var/lib/node", "owner": "root", "group": "root", "mode": "0755",
+                    "marker": NODE_MARKER, "wanted": True, "keep_existing": True}],
+          "links": [{"path": METRICS_LINK, "src": "/var/lib/sm/server_maintanence.prom", "wanted": True}],
+          "stale": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock", "/var/lib/sm/push.state"],
+          "owned": ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/push.state",
+                    "/var/lib/sm/server_maintanence.prom", METRICS_LINK],
           "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "digests": {}}}
 
 
@@ -275,13 +293,20 @@ def test_a_host_in_place_needs_nothing():
     (lambda p: p["paths"][CONFIG].update(mode="0666"), "files"),
     (lambda p: p["paths"][CONFIG].update(group="www-data"), "files"),
     (lambda p: p["paths"].update({CONFIG: {"exists": False}}), "files"),
-    (lambda p: p["paths"].update({RUNNER: {"exists": True}}), "remove_files"),
+    (lambda p: p["paths"].update({RUNNER: {"exists": True, "type": "file"}}), "remove_files"),
     (lambda p: p.update(systemd=True), "timer"),
     (lambda p: p["uv"].update(exists=False), "uv_missing"),
     (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "dirs"),
-    (lambda p: p["paths"]["/var/lib/sm"].update(owner="root"), "dirs"),
-    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True), "remove_files"),
-    (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True), "remove_files"),
+    (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "markers"),
+    (lambda p: p["paths"]["/var/lib/sm"].update(owner="www-data"), "dirs"),
+    (lambda p: p["paths"]["/var/lib/sm"].update(mode="0755"), "dirs"),
+    (lambda p: p["paths"].update({"/var/lib/node": {"exists": False}}), "dirs"),
+    (lambda p: p["paths"][METRICS_LINK].update(target="/etc/shadow"), "links"),
+    (lambda p: p["paths"][METRICS_LINK].update(type="file"), "links"),
+    (lambda p: p["paths"].update({METRICS_LINK: {"exists": False}}), "links"),
+    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file"), "remove_files"),
+    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="link"), "remove_files"),
+    (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True, type="file"), "remove_files"),
 ])
 def test_each_drift_shows_in_the_plan(drift, step):
     assert step in plan([drift])
@@ -331,69 +356,47 @@ def test_a_managed_env_file_is_compared_by_digest_and_by_owner_and_mode():
                                lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")], wanted)
 
 
+OWN_STATE_FILES = ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/server_maintanence.prom",
+                   METRICS_LINK]
+
+
 def test_absent_removes_what_is_there_and_nothing_else():
     wanted = dict(WANTED, state="absent")
     steps = plan(wanted=wanted)
     assert steps == {"cron_entries": ["server-maintanence health check"],
-                     "remove_files": [CONFIG, "/var/lib/sm"]}
-    assert plan([lambda p: p.update(crontab=[]), lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True)],
+                     "remove_files": [CONFIG] + OWN_STATE_FILES + [STATE_MARKER],
+                     "remove_dirs": ["/var/lib/sm"]}
+    assert plan([lambda p: p.update(crontab=[]),
+                 lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file")],
                 dict(wanted, purge_logs=True)) == {
-        "remove_files": [CONFIG, "/opt/sm/logs/health.lock", "/var/lib/sm"], "purge_logs": True}
+        "remove_files": [CONFIG, "/opt/sm/logs/health.lock"] + OWN_STATE_FILES + [STATE_MARKER],
+        "remove_dirs": ["/var/lib/sm"], "purge_logs": True}
 
 
-# ------------------------------------------------- where directories may be --
-
-@pytest.mark.parametrize("name", ["logs_dir", "state_dir", "metrics_dir"])
-@pytest.mark.parametrize("path", ["/", "/etc", "/usr", "/var", "/var/lib", "/var/log", "/var/lib/", "/home",
-                                  "/root", "/tmp", "/opt", "/srv", "/home/www-data", "/etc/cron.d",
-                                  "/usr/local/lib/x", "/tmp/sm/logs", "/var/tmp/sm", "/root/logs", "/proc/1"])
-def test_a_system_directory_is_refused_as_a_managed_one(name, path):
-    errors = filters.input_errors(dict(GOOD_INPUTS, **{name: path}))
-    assert len(errors) == 1 and errors[0].startswith("server_maintanence_%s %s " % (name, path.rstrip("/") or "/"))
+def test_the_metrics_directory_is_created_when_missing_and_otherwise_left_as_it_is():
+    assert plan([lambda p: p["paths"]["/var/lib/node"].update(owner="root", mode="0700")]) == {}
+    steps = plan([lambda p: p["paths"].update({"/var/lib/node": {"exists": False}})])
+    assert steps["dirs"] == ["/var/lib/node"] and steps["markers"] == [NODE_MARKER]
 
 
-@pytest.mark.parametrize("path", ["/var/lib/server-maintanence", "/srv/shared-state", "/opt/sm-state",
-                                  "/var/lib/prometheus/node-exporter", "/data/sm/logs"])
-def test_an_ordinary_directory_is_accepted(path):
-    assert filters.system_path(path) is None
-    assert filters.input_errors(dict(GOOD_INPUTS, state_dir=path)) == []
-
-
-@pytest.mark.parametrize("changes, variable", [
-    ({"state_dir": "/opt/server-monitoring/logs"}, "server_maintanence_state_dir"),
-    ({"state_dir": "/opt/server-monitoring/logs/state"}, "server_maintanence_state_dir"),
-    ({"state_dir": "/opt/server-monitoring"}, "server_maintanence_state_dir"),
-    ({"state_dir": "/opt/server-monitoring/var"}, "server_maintanence_state_dir"),
-    ({"logs_dir": "/srv/sm/state/logs", "state_dir": "/srv/sm/state"}, "server_maintanence_state_dir"),
-    ({"metrics_dir": "/opt/server-monitoring/logs"}, "server_maintanence_metrics_dir"),
-    ({"metrics_dir": "/var/lib/server-maintanence"}, "server_maintanence_metrics_dir"),
-    ({"metrics_dir": "/var/lib/server-maintanence/prom"}, "server_maintanence_metrics_dir"),
-    ({"logs_dir": "/opt/server-monitoring"}, "server_maintanence_logs_dir"),
-    ({"logs_dir": "/opt/server-monitoring/"}, "server_maintanence_logs_dir"),
+@pytest.mark.parametrize("marker", [
+    {"exists": False},
+    {"exists": True, "type": "file", "owner": "www-data"},  # the app user cannot forge a root-owned record
+    {"exists": True, "type": "link", "owner": "root", "target": "/etc/passwd"},
+    {"exists": True, "type": "directory", "owner": "root"},
 ])
-def test_state_and_metrics_stay_out_of_the_apps_tree_and_apart(changes, variable):
-    errors = filters.input_errors(dict(GOOD_INPUTS, **changes))
-    assert len(errors) == 1 and errors[0].startswith(variable + " "), errors
+def test_absent_keeps_a_directory_the_role_did_not_record_creating(marker):
+    steps = plan([lambda p: p["paths"].update({STATE_MARKER: marker})], dict(WANTED, state="absent"))
+    assert "remove_dirs" not in steps and STATE_MARKER not in steps["remove_files"]
 
 
-@pytest.mark.parametrize("value", ["010", "+5", "1_0", "4\n", " 4", "4.0", 4.5, True, "", "-1", "0"])
-def test_a_timeout_is_a_plain_positive_integer(value):
-    errors = filters.input_errors(dict(GOOD_INPUTS, health_check_timeout=value))
-    assert len(errors) == 1 and errors[0].startswith("server_maintanence_health_check_timeout "), errors
-
-
-@pytest.mark.parametrize("value", [1, "1", 86400, "240"])
-def test_a_plain_positive_timeout_passes(value):
-    assert filters.input_errors(dict(GOOD_INPUTS, health_check_timeout=value)) == []
-
-
-@pytest.mark.parametrize("url", ["https://@", "https://:8000", "http://hub:0", "http://hub:99999",
-                                 "http://hub:x", "https://", "http://[::1"])
-def test_a_hub_url_needs_a_host_and_a_valid_port(url):
-    errors = filters.input_errors(dict(GOOD_INPUTS, cluster_role="agent", hub_url=url))
-    assert len(errors) == 1 and errors[0].startswith("server_maintanence_hub_url "), errors
-
-
-@pytest.mark.parametrize("url", ["https://hub.example.com", "http://127.0.0.1:8000/", "https://u@hub:443/x"])
-def test_a_hub_url_with_a_host_passes(url):
-    assert filters.input_errors(dict(GOOD_INPUTS, cluster_role="agent", hub_url=url)) == []
+@pytest.mark.parametrize("kind", ["directory", "other"])
+def test_what_is_not_a_file_or_a_link_is_never_removed(kind):
+    planted = {"exists": True, "type": kind, "owner": "www-data"}
+    steps = plan([lambda p: p["paths"].update({"/opt/sm/logs/health.lock": planted,
+                                              "/var/lib/sm/health.state": planted})],
+                 dict(WANTED, state="absent"))
+    assert "/opt/sm/logs/health.lock" not in steps["remove_files"]
+    assert "/var/lib/sm/health.state" not in steps["remove_files"]
+    assert "/opt/sm/logs/health.lock" not in plan([lambda p: p["paths"].update(
+        {"/opt/sm/logs/health.lock": planted})]).get("remove_files", [])

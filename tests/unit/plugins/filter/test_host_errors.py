@@ -12,15 +12,24 @@ filters = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(filters)
 
 RUNNER = "/etc/cron.daily/logrotate"
+LOGS, STATE, ENV = "/opt/server-monitoring/logs", "/var/lib/server-maintanence", "/opt/server-monitoring/.env"
 HEALTHY = {
     "user_exists": True, "group_exists": True,
     "uv": {"path": "/var/www/.local/bin/uv", "exists": True, "mode": "0755", "unsafe": False},
     "commands": {"crontab": True, "logrotate": True, "zstd": False, "flock": True, "timeout": True,
                  "systemctl": False},
     "systemd": False,
-    "paths": {RUNNER: {"exists": True}},
+    "paths": {RUNNER: {"exists": True},
+              LOGS: {"exists": True, "type": "directory", "planted_link": None},
+              STATE: {"exists": False, "planted_link": None},
+              ENV: {"exists": True, "type": "file", "planted_link": None}},
 }
-SETTINGS = {"user": "www-data", "group": "www-data", "uv": "/var/www/.local/bin/uv",
+GUARDED = [{"variable": "logs_dir", "path": LOGS, "type": "directory"},
+           {"variable": "state_dir", "path": STATE, "type": "directory"},
+           {"variable": "metrics_dir", "path": "", "type": "directory"},
+           {"variable": "env_file", "path": ENV, "type": "file"}]
+SETTINGS = {"state": "present", "guarded": GUARDED, "user": "www-data", "group": "www-data",
+            "uv": "/var/www/.local/bin/uv",
             "manage_packages": True, "cron_daily_runner": RUNNER,
             "packages": [{"package": "cron", "command": "crontab", "needed": True},
                          {"package": "logrotate", "command": "logrotate", "needed": True},
@@ -78,3 +87,27 @@ def test_systemd_or_a_pending_logrotate_install_runs_logrotate_without_the_daily
 
 def test_every_broken_rule_is_reported_at_once():
     assert len(errors([(("user_exists",), False), (("commands", "flock"), False)])) == 2
+
+
+# --------------------------------------------------- what the app user planted --
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("path, found, fragment", [
+    (LOGS, {"exists": True, "type": "link", "planted_link": None},
+     "server_maintanence_logs_dir /opt/server-monitoring/logs is a symbolic link, not a directory"),
+    (LOGS, {"exists": True, "type": "file", "planted_link": None},
+     "server_maintanence_logs_dir /opt/server-monitoring/logs is a file, not a directory"),
+    (STATE, {"exists": True, "type": "other", "planted_link": None},
+     "server_maintanence_state_dir /var/lib/server-maintanence is a FIFO, socket or device, not a directory"),
+    (ENV, {"exists": True, "type": "link", "planted_link": None},
+     "server_maintanence_env_file /opt/server-monitoring/.env is a symbolic link, not a regular file"),
+    (LOGS, {"exists": False, "planted_link": "/opt/server-monitoring"},
+     "server_maintanence_logs_dir /opt/server-monitoring/logs lies under /opt/server-monitoring, a symbolic link"),
+])
+def test_a_link_or_wrong_type_at_a_guarded_path_is_refused_naming_it(state, path, found, fragment):
+    messages = errors([(("paths", path), found)], state=state)
+    assert len(messages) == 1 and messages[0].startswith(fragment), messages
+
+
+def test_with_state_absent_only_the_guarded_paths_are_checked():
+    assert errors([(("user_exists",), False), (("commands", "flock"), False)], state="absent") == []

@@ -189,6 +189,18 @@ def test_a_stale_job_is_one_problem_naming_the_job():
     assert "exit code 1" in problems[0]
 
 
+def test_a_record_the_probe_could_not_trust_fails_the_host_naming_the_job_and_the_file():
+    jobs = with_job("push", {"error": "has a malformed exit_code"})
+
+    report = status.status_report(reading(jobs=jobs), settings())
+
+    assert report["problems"] == [
+        "server-maintanence cluster push: its record /var/lib/server-maintanence/push.state has a malformed "
+        "exit_code; the job runner writes a fresh one on the job's next run once the file is removed"]
+    assert report["jobs"][1]["outcome"] == "unreadable"
+    assert "BAD-RECORD" in status.status_table({"web1": report})
+
+
 def test_a_job_not_run_since_the_crontab_changed_a_moment_ago_has_its_grace():
     # the daily update was just installed: an hour is within 2 x 1 day
     report = status.status_report(reading(jobs=with_job("update", None), crontab_changed=NOW - HOUR), settings())
