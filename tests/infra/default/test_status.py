@@ -41,7 +41,7 @@ def test_the_runner_and_its_state_directory_are_installed_as_documented(host):
     runner = host.file(RUNNER)
     assert (runner.user, runner.group, runner.mode) == ("root", "root", 0o755)
     state = host.file(STATE_DIR)
-    assert state.is_directory and (state.user, state.group, state.mode) == (APP_USER, APP_USER, 0o755)
+    assert state.is_directory and (state.user, state.group, state.mode) == ("root", APP_USER, 0o775)
     lines = crontab_entries(host)
     assert job_command(lines[HEALTH]).startswith(RUNNER + " --log cron.log health 240 ")
     assert job_command(lines[UPDATE]).startswith(RUNNER + " update 1800 ")
@@ -201,17 +201,20 @@ def test_status_is_read_only_under_check_and_makes_one_module_call(host, healthy
     assert host.check_output("ls -l --time-style=+%%s %s; cat %s/*.state", STATE_DIR, STATE_DIR) == before
 
 
-def test_a_missing_metrics_directory_is_created_for_the_app_user(host, healthy):
+def test_a_missing_metrics_directory_is_created_root_only_with_a_link_to_the_metrics(host, healthy):
     metrics_dir = "/var/lib/sm-metrics"
     converged = run_site(host, {"server_maintanence_metrics_dir": metrics_dir})
     try:
         assert converged.returncode == 0, output(converged)[-3000:]
         found = host.file(metrics_dir)
-        assert (found.user, found.group, found.mode) == ("root", APP_USER, 0o775)
+        assert (found.user, found.group, found.mode) == ("root", "root", 0o755)
         assert run_job(host, HEALTH).rc == 0
-        prom = host.file(metrics_dir + "/server_maintanence.prom")
+        link = host.file(metrics_dir + "/server_maintanence.prom")
+        assert link.is_symlink and link.linked_to == STATE_DIR + "/server_maintanence.prom"
+        assert host.check_output("stat -c %%U %s", link.path) == "root"
+        prom = host.file(STATE_DIR + "/server_maintanence.prom")
         assert (prom.user, prom.mode) == (APP_USER, 0o644)
-        families = parse_metrics(prom.content_string)
+        families = parse_metrics(link.content_string)
         health = record(host, "health")
         assert families["server_maintanence_job_last_exit_code"][("health",)] == 0
         assert families["server_maintanence_job_last_success_timestamp_seconds"][("health",)] == float(
@@ -221,35 +224,36 @@ def test_a_missing_metrics_directory_is_created_for_the_app_user(host, healthy):
         assert families["server_maintanence_job_last_run_skipped"][("update",)] == 0
         used = int(host.check_output("du -sB1 %s | cut -f1", LOGS))
         assert abs(families["server_maintanence_logs_size_bytes"][()] - used) <= 8192
-        assert not host.run("ls -A %s | grep -v '^server_maintanence.prom$'", metrics_dir).stdout
+        assert host.check_output("ls -A %s", metrics_dir).split() == [
+            ".created-by-server-maintanence", "server_maintanence.prom"]
     finally:
         reverted = run_site(host)
         assert reverted.returncode == 0, output(reverted)[-3000:]
-        host.check_output("rm -rf %s", metrics_dir)
+        host.check_output("rm -rf %s %s/server_maintanence.prom", metrics_dir, STATE_DIR)
 
 
 NODE_EXPORTER_DIR = "/var/lib/prometheus/node-exporter"  # Debian's textfile collector directory
 
 
-def test_node_exporter_serves_the_metrics_from_its_own_directory(host, healthy):
-    """Debian's prometheus-node-exporter: the role refuses its root-only
-    directory until the app user may write there, then node_exporter itself
-    parses the file and serves every metric without a scrape error."""
+def test_node_exporter_serves_the_metrics_from_its_own_directory_left_as_it_was(host, healthy):
+    """Debian's prometheus-node-exporter: its root-only textfile directory
+    works as it is (owner and mode unchanged), and node_exporter itself
+    follows the role's link, parses the file and serves every metric
+    without a scrape error."""
     host.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
                       "prometheus-node-exporter >/dev/null")
     metrics = {"server_maintanence_metrics_dir": NODE_EXPORTER_DIR}
-    refused = run_site(host, metrics)
-    assert refused.returncode != 0
-    assert "server_maintanence_metrics_dir %s exists but www-data cannot write it" % NODE_EXPORTER_DIR in output(
-        refused), output(refused)[-3000:]
-    host.check_output("chgrp %s %s && chmod g+w %s", APP_USER, NODE_EXPORTER_DIR, NODE_EXPORTER_DIR)
+    before = host.check_output("stat -c '%%U:%%G %%a' %s", NODE_EXPORTER_DIR)
+    assert before == "root:root 755"
     try:
         converged = run_site(host, metrics)
         assert converged.returncode == 0, output(converged)[-3000:]
+        assert host.check_output("stat -c '%%U:%%G %%a' %s", NODE_EXPORTER_DIR) == before
         assert run_job(host, HEALTH).rc == 0
         host.check_output(
-            "prometheus-node-exporter --web.listen-address=127.0.0.1:19100 --collector.disable-defaults "
-            "--collector.textfile --collector.textfile.directory=%s >/tmp/node-exporter.log 2>&1 &", NODE_EXPORTER_DIR)
+            "runuser -u prometheus -- prometheus-node-exporter --web.listen-address=127.0.0.1:19100 "
+            "--collector.disable-defaults --collector.textfile --collector.textfile.directory=%s "
+            ">/tmp/node-exporter.log 2>&1 &", NODE_EXPORTER_DIR)
         scraped = host.check_output(
             "python3 -c \"import time, urllib.request as u\n"
             "for _ in range(50):\n"
@@ -266,7 +270,8 @@ def test_node_exporter_serves_the_metrics_from_its_own_directory(host, healthy):
         host.run("pkill -f '[p]rometheus-node-exporter --web.listen-address=127.0.0.1:19100'")
         reverted = run_site(host)
         assert reverted.returncode == 0, output(reverted)[-3000:]
-        host.check_output("apt-get purge -y -qq prometheus-node-exporter >/dev/null; rm -rf /var/lib/prometheus")
+        host.check_output("apt-get purge -y -qq prometheus-node-exporter >/dev/null; rm -rf /var/lib/prometheus "
+                          "%s/server_maintanence.prom", STATE_DIR)
 
 
 def parse_metrics(text):
