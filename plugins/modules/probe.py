@@ -64,9 +64,17 @@ options:
   paths:
     description:
       - Paths to stat without following a link (existence, type, mode, owner,
-        group, a link's target and a small regular file's SHA-1), so that tasks
-        whose target is already right can be skipped, and whether a link a
-        non-root user could have planted lies among the path's parents.
+        group, a link's target, and for those in O(checksums) a small regular
+        file's SHA-1), so that tasks whose target is already right can be
+        skipped, and whether a link a non-root user could have planted lies
+        among the path's parents.
+    type: list
+    elements: path
+    default: []
+  checksums:
+    description:
+      - Those of O(paths) whose SHA-1 is reported: the role's own rendered files. Never
+        pass a file holding a secret (an env file): its digest would reach the output.
     type: list
     elements: path
     default: []
@@ -179,7 +187,7 @@ probe:
       description:
         - For each of O(paths), exists and planted_link (the first parent that is a link in a directory
           a non-root user can write, or null), and when it exists type (file, directory, link or other),
-          mode, owner, group, isdir, checksum (regular files up to 1 MiB) and target (links).
+          mode, owner, group, isdir, checksum (regular files up to 1 MiB in O(checksums)) and target (links).
       type: dict
     apt_lists:
       description: Whether apt has package lists (a bare image has none).
@@ -291,12 +299,12 @@ def _cron_running():
     return any(all(name in names for name, parent in processes.values() if parent == pid) for pid in crons)
 
 
-def _stat(path):
+def _stat(path, checksum=False):
     """What is at path, never following a link there: the last component is
-    lstat'ed, and a regular file is read through O_NOFOLLOW|O_NONBLOCK, so a
-    link or a FIFO planted in its place is reported, not followed or waited
-    on. planted_link: a link among the parents that a non-root user could
-    have made (see _planted_link)."""
+    lstat'ed, and with checksum a regular file is read through
+    O_NOFOLLOW|O_NONBLOCK, so a link or a FIFO planted in its place is
+    reported, not followed or waited on. planted_link: a link among the
+    parents that a non-root user could have made (see _planted_link)."""
     result = {"exists": False, "planted_link": _planted_link(path)}
     try:
         info = os.lstat(path)
@@ -308,7 +316,7 @@ def _stat(path):
                   isdir=kind == "directory", checksum=None)
     if kind == "link":
         result["target"] = os.readlink(path)
-    elif kind == "file":
+    elif kind == "file" and checksum:
         content = read_file(path, (1 << 20) - 1)
         if content is not None:
             result["checksum"] = hashlib.sha1(content).hexdigest()
@@ -520,6 +528,7 @@ def main():
             "env_digest_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "units": {"type": "list", "elements": "str", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
+            "checksums": {"type": "list", "elements": "path", "default": []},
             "report": {"type": "bool", "default": False},
             "state_dir": {"type": "path", "default": ""},
             "jobs": {"type": "list", "elements": "str", "default": []},
@@ -578,7 +587,7 @@ def main():
         "units_active": {unit: bool(systemd and commands["systemctl"]
                                     and _systemctl(module, "is-active", "--quiet", unit)[0])
                          for unit in params["units"]},
-        "paths": {path: _stat(path) for path in params["paths"]},
+        "paths": {path: _stat(path, path in params["checksums"]) for path in params["paths"]},
         # An image or chroot may have no package lists at all: apt must fetch them.
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
                          for name in _listdir("/var/lib/apt/lists")),

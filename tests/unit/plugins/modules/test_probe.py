@@ -211,9 +211,10 @@ def test_stat_of_a_small_file_has_mode_owner_group_and_sha1(tmp_path):
     content = b"/opt/app/logs/*.log {\n  daily\n}\n"
     path = make_file(tmp_path / "logrotate.conf", 0o640, content)
 
-    assert probe._stat(path) == {"exists": True, "type": "file", "mode": "0640", "owner": USER, "group": GROUP,
-                                 "isdir": False, "checksum": hashlib.sha1(content).hexdigest(),
-                                 "planted_link": None}
+    assert probe._stat(path, checksum=True) == {
+        "exists": True, "type": "file", "mode": "0640", "owner": USER, "group": GROUP, "isdir": False,
+        "checksum": hashlib.sha1(content).hexdigest(), "planted_link": None}
+    assert probe._stat(path)["checksum"] is None
 
 
 def test_stat_of_a_directory_has_no_checksum(tmp_path):
@@ -233,15 +234,15 @@ def test_stat_of_a_file_of_one_mib_or_more_has_no_checksum(tmp_path):
     with open(big, "wb") as handle:
         handle.truncate(1 << 20)
 
-    assert probe._stat(str(small))["checksum"] is not None
-    assert probe._stat(str(big))["checksum"] is None
+    assert probe._stat(str(small), checksum=True)["checksum"] is not None
+    assert probe._stat(str(big), checksum=True)["checksum"] is None
 
 
 def test_stat_describes_a_symlink_itself_without_following_it(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(make_file(tmp_path / "target", 0o644, b"x"))
 
-    result = probe._stat(str(link))
+    result = probe._stat(str(link), checksum=True)
 
     assert result["exists"] is True and result["isdir"] is False and result["checksum"] is None
     assert result["type"] == "link" and result["target"] == str(tmp_path / "target")
@@ -251,7 +252,7 @@ def test_stat_of_a_fifo_neither_blocks_nor_reads_it(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
 
-    result = probe._stat(str(fifo))
+    result = probe._stat(str(fifo), checksum=True)
 
     assert result["type"] == "other" and result["checksum"] is None
 
@@ -333,7 +334,8 @@ def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_pa
     managed = make_file(tmp_path / "logrotate.conf", content=b"x")
 
     code, result = run_main(capsys, user=USER, group=GROUP, uv_candidates=[uv], env_file=env,
-                            env_keys=["SSRF_ALLOWED_HOSTS"], paths=[managed, str(tmp_path / "missing")])
+                            env_keys=["SSRF_ALLOWED_HOSTS"], paths=[managed, env, str(tmp_path / "missing")],
+                            checksums=[managed])
 
     assert code == 0
     assert result["changed"] is False and "failed" not in result
@@ -345,6 +347,7 @@ def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_pa
     assert found["commands"] == dict.fromkeys(probe.COMMANDS, True)
     assert found["crontab"] == ["*/5 * * * * check", "0 3 * * * update"]
     assert found["paths"][managed]["checksum"] == hashlib.sha1(b"x").hexdigest()
+    assert found["paths"][env]["checksum"] is None  # not asked for: never a digest of the env file
     assert found["paths"][str(tmp_path / "missing")] == {"exists": False, "planted_link": None}
     assert isinstance(found["cron_running"], bool) and isinstance(found["apt_lists"], bool)
     assert host.ran == [["crontab", "-l", "-u", USER]]
