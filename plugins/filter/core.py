@@ -332,17 +332,16 @@ def _planted(probe, guarded):
         if not item["path"]:
             continue
         found = probe["paths"][item["path"]]
+        name = PREFIX + item["variable"]
         if found.get("planted_link"):
-            errors.append("%s%s %s lies under %s, a symbolic link in a directory a user other than root can "
+            errors.append("%s %s lies under %s, a symbolic link in a directory a user other than root can "
                           "write: the role never acts through such a link. Replace it with the real directory, "
-                          "or point %s%s at the real path" % (PREFIX, item["variable"], item["path"],
-                                                               found["planted_link"], PREFIX, item["variable"]))
+                          "or point %s at the real path" % (name, item["path"], found["planted_link"], name))
         elif found["exists"] and found["type"] != item["type"]:
-            errors.append("%s%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
+            wanted = item["type"] if item["type"] == "directory" else "regular file"
+            errors.append("%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
                           "nothing. Remove it if it is not the app's (as root, after checking where it points), "
-                          "then run the role again" % (PREFIX, item["variable"], item["path"],
-                                                      _KIND_NAMES[found["type"]],
-                                                      item["type"] if item["type"] == "directory" else "regular file"))
+                          "then run the role again" % (name, item["path"], _KIND_NAMES[found["type"]], wanted))
     return errors
 
 
@@ -627,9 +626,9 @@ def status_report(probe, settings):
             # Never trusted: the app user writes the state directory.
             jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
                          "interval": None})
-            problems.append("%s: its record %s/%s.state %s; the job runner writes a fresh one on the job's "
-                            "next run once the file is removed" % (job["name"], settings["state_dir"], job["id"],
-                                                                    found["error"]))
+            record = "%s/%s.state" % (settings["state_dir"], job["id"])
+            problems.append("%s: its record %s %s; the job runner writes a fresh one on the job's next run "
+                            "once the file is removed" % (job["name"], record, found["error"]))
             continue
         last_success = _number(found.get("last_success"))
         exit_code = found.get("exit_code")

@@ -73,8 +73,8 @@ options:
     default: []
   checksums:
     description:
-      - Those of O(paths) whose SHA-1 is reported: the role's own rendered files. Never
-        pass a file holding a secret (an env file): its digest would reach the output.
+      - Those of O(paths) whose SHA-1 is reported, the role's own rendered files.
+      - Never pass a file holding a secret (an env file), since its digest would reach the output.
     type: list
     elements: path
     default: []

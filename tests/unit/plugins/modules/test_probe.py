@@ -281,9 +281,10 @@ def test_a_link_among_the_parents_in_a_directory_others_can_write_is_reported(tm
     assert found["planted_link"] == str(app / "logs")
 
 
-def test_a_root_owned_link_in_a_root_only_directory_is_followed(monkeypatch):
+def test_a_root_owned_link_in_a_root_only_directory_is_followed():
     # /proc/self is such a link on every Linux host; nothing else is checked.
     assert probe._planted_link("/proc/self/status") is None
+
 
 def test_an_owner_without_a_name_is_reported_by_number():
     def unknown(number):
