@@ -19,6 +19,7 @@ ROOT_DIR = "/etc/sm-root-only"
 SECRET = "planted-root-secret-5f1c"
 SECRET_FILE = ROOT_DIR + "/secret"
 VERBOSE = {"ANSIBLE_VERBOSITY": "2"}
+ENV_FILE = "/etc/server-monitoring/env"  # the stand-in app reads DJANGO_SECRET_KEY there
 
 
 @pytest.fixture
@@ -153,15 +154,15 @@ def test_no_secret_nor_its_digest_reaches_the_output(host):
     """At -vv, converging and in --check --diff, the hub key, its digest and
     the env file's digest never show; nor does a key the operator wrote."""
     key = "hub-key-0d9b7c2e41"
-    operator_secret = "DJANGO_SECRET_KEY=operator-secret-77aa"
-    host.check_output("install -d -m 0755 /etc/server-monitoring && printf '%%s\\n' %s > /etc/server-monitoring/env",
-                      _quote(operator_secret))
+    operator_secret = "SOME_OTHER_SECRET=operator-secret-77aa"
+    host.check_output("cp -p %s %s.saved && printf '%%s\\n' %s >> %s", ENV_FILE, ENV_FILE, _quote(operator_secret),
+                      ENV_FILE)
     agent = {"server_maintanence_cluster_role": "agent", "server_maintanence_hub_url": "https://hub.example.com",
              "server_maintanence_manage_env_file": True, "server_maintanence_hub_api_key": key}
     try:
         runs = [run_site(host, agent, env=VERBOSE), run_site(host, dict(agent, server_maintanence_hub_api_key=key + "2"),
                                                               check=True, diff=True, env=VERBOSE)]
-        env_file = host.file("/etc/server-monitoring/env").content_string.encode()
+        env_file = host.file(ENV_FILE).content_string.encode()
         forbidden = [key, hashlib.sha256(key.encode()).hexdigest(), hashlib.sha1(key.encode()).hexdigest(),
                      hashlib.sha1(env_file).hexdigest(), hashlib.sha256(env_file).hexdigest(),
                      "operator-secret-77aa"]
@@ -170,7 +171,7 @@ def test_no_secret_nor_its_digest_reaches_the_output(host):
             text = output(result)
             assert [value for value in forbidden if value in text] == []
     finally:
-        host.check_output("rm -f /etc/server-monitoring/env")
+        host.check_output("mv %s.saved %s", ENV_FILE, ENV_FILE)
         restored = run_site(host)
         assert restored.returncode == 0, output(restored)[-3000:]
 
