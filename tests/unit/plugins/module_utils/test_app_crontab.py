@@ -1,0 +1,83 @@
+"""The crontab reconciler shared by the app_crontab module and the planner."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins/module_utils/app_crontab.py"
+spec = importlib.util.spec_from_file_location("server_maintanence_app_crontab", PATH)
+crontab = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(crontab)
+
+RUNNER = "/usr/local/bin/server-maintanence-job"
+HEALTH = {"name": "server-maintanence health check", "state": "present",
+          "line": "*/5 * * * * %s --log cron.log health 240 /uv run python manage.py run_pipeline" % RUNNER,
+          "markers": [RUNNER + " --log cron.log health ", " /opt/sm/logs/health.lock "]}
+UPDATE = {"name": "server-maintanence auto-update", "state": "absent", "line": "",
+          "markers": [RUNNER + " update ", " /opt/sm/logs/update.lock "]}
+ENTRIES = [HEALTH, UPDATE]
+HEADER = "#Ansible: server-maintanence health check"
+MINE = "17 4 * * * /usr/bin/true # the operator's own"
+IN_PLACE = ["MAILTO=ops", HEADER, HEALTH["line"], MINE]
+
+
+def test_a_crontab_in_place_is_left_as_it_is():
+    assert crontab.reconcile(IN_PLACE, ENTRIES) == (IN_PLACE, [])
+
+
+def test_an_empty_crontab_gets_the_present_entries_only():
+    assert crontab.reconcile([], ENTRIES) == ([HEADER, HEALTH["line"]], [])
+
+
+@pytest.mark.parametrize("edited", [
+    HEALTH["line"].replace("*/5", "*/7", 1),
+    HEALTH["line"].replace("run_pipeline", "run_check"),
+    "*/5 * * * * cd /opt/sm && flock -n /opt/sm/logs/health.lock uv run python manage.py run_pipeline",
+])
+def test_an_edited_entry_is_put_right_where_it_stands(edited):
+    assert crontab.reconcile(["MAILTO=ops", HEADER, edited, MINE], ENTRIES)[0] == IN_PLACE
+
+
+@pytest.mark.parametrize("malformed", [
+    ["MAILTO=ops", HEADER, MINE],  # the job line deleted, its header left
+    ["MAILTO=ops", HEALTH["line"], MINE],  # the header deleted
+    ["MAILTO=ops", HEADER, HEALTH["line"], HEADER, HEALTH["line"], MINE],  # twice
+    ["MAILTO=ops", HEADER, HEALTH["line"], MINE, HEALTH["line"]],  # a stray copy
+])
+def test_a_malformed_entry_becomes_one_entry_and_other_lines_stay(malformed):
+    new, _ = crontab.reconcile(malformed, ENTRIES)
+    assert new.count(HEADER) == 1 and new.count(HEALTH["line"]) == 1
+    assert new[new.index(HEADER) + 1] == HEALTH["line"]
+    assert [line for line in new if line not in (HEADER, HEALTH["line"])] == ["MAILTO=ops", MINE]
+
+
+def test_an_absent_entry_is_removed_with_its_header():
+    lines = IN_PLACE + ["#Ansible: server-maintanence auto-update", "30 3 * * * %s update 1800 bin/update.sh" % RUNNER]
+    assert crontab.reconcile(lines, ENTRIES) == (IN_PLACE, [])
+
+
+def test_the_installers_lines_are_taken_over_and_reported():
+    installer = ["*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # server-maintanence health check",
+                 "0 3 * * * cd /opt/sm && bin/update.sh --rollback # server-maintanence auto-update",
+                 "*/5 * * * * push # server-maintanence cluster push  "]
+    new, taken_over = crontab.reconcile(["MAILTO=ops"] + installer + [MINE], ENTRIES)
+    assert taken_over == installer
+    assert new == ["MAILTO=ops", MINE, HEADER, HEALTH["line"]]
+
+
+def test_installer_lines_exclude_comments_ansible_entries_and_untagged_lines():
+    lines = [
+        "#Ansible: server-maintanence health check",
+        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
+        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
+        "# 0 3 * * * old # server-maintanence auto-update",
+        "17 4 * * * /usr/bin/true # my own server-maintanence health check notes",
+    ]
+    assert crontab.installer_lines(lines) == [lines[2]]
+
+
+def test_reconciling_twice_changes_nothing_more():
+    messy = ["MAILTO=ops", HEADER, MINE, "x # server-maintanence cluster push", HEALTH["line"]]
+    once, _ = crontab.reconcile(messy, ENTRIES)
+    assert crontab.reconcile(once, ENTRIES) == (once, [])
