@@ -13,6 +13,7 @@
 #   scripts/build-images.sh controller), which reaches the host's dockerd
 #   through its socket. It also runs ansible-test sanity and units there.
 #
+# Both ends run at once, each logging to .cache/compat/<end>/compat.log.
 # Every end uses the docker connection of the community.docker that the
 # `ansible` package of its major bundles. Hosts are named sm-compat-<end>-<suite>.
 set -euo pipefail
@@ -30,7 +31,7 @@ venv() {
     "$dir/venv/bin/pip" install --quiet --disable-pip-version-check -r "tests/compat/$end.txt"
     cp "tests/compat/$end.txt" "$dir/venv/installed.txt"
   fi
-  "$dir/venv/bin/ansible" --version | head -n 1
+  "$dir/venv/bin/ansible" --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
   "$dir/venv/bin/python" --version
 }
 
@@ -104,17 +105,36 @@ in_controller() {
     scripts/ansible-test.sh all
 }
 
-[ $# -gt 0 ] || set -- oldest newest
-if [ "$1" != in-controller ]; then
-  scripts/build-images.sh bookworm bullseye trixie
+if [ "${1:-}" = in-controller ]; then
+  in_controller
+  exit
 fi
+[ $# -gt 0 ] || set -- oldest newest
 for what in "$@"; do
-  start=$(date +%s)
   case $what in
-    oldest) ( run oldest ) ;;
-    newest) newest ;;
-    in-controller) in_controller ;;
+    oldest | newest) ;;
     *) echo "usage: $0 [oldest|newest ...]" >&2; exit 2 ;;
   esac
-  echo "=== compat $what: $(($(date +%s) - start))s"
 done
+scripts/build-images.sh bookworm bullseye trixie
+# The ends run at once (mostly waiting on PyPI and the apt mirror), each into
+# its log, printed when it is done.
+start=$(date +%s)
+declare -A pids
+for what in "$@"; do
+  mkdir -p ".cache/compat/$what"
+  (
+    set -e
+    end_start=$(date +%s)
+    if [ "$what" = oldest ]; then run oldest; else newest; fi
+    echo "=== compat $what: $(($(date +%s) - end_start))s"
+  ) > ".cache/compat/$what/compat.log" 2>&1 &
+  pids[$what]=$!
+done
+failed=()
+for what in "$@"; do
+  wait "${pids[$what]}" || failed+=("$what")
+  cat ".cache/compat/$what/compat.log"
+done
+echo "=== compat ($*): $(($(date +%s) - start))s${failed[*]:+, FAILED: ${failed[*]}}"
+[ ${#failed[@]} -eq 0 ]
