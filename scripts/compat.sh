@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The supported ansible-core range, tested at both ends (README, "Supported
-# versions"): each end converges stock Debian 11, 12 and 13 hosts (with the
-# stand-in app of molecule/resources/prepare.yml), runs again with changed=0,
+# versions"): each end converges stock Debian 12 (standalone), 11 (an agent)
+# and 13 (a hub) hosts (with the stand-in app of
+# molecule/resources/prepare.yml), runs again with changed=0,
 # runs --check --diff with changed=0 and runs playbooks/status.yml, passing.
 #
 #   scripts/compat.sh [oldest|newest ...]      (no argument: both)
@@ -63,18 +64,38 @@ playbook() {
   echo "=== $end: $name took $(($(date +%s) - start))s"
 }
 
-# The four runs against fresh stock hosts, Debian 11, 12 and 13, with the venv of end $1.
+# The four runs against fresh stock hosts with the venv of end $1: Debian 12
+# standalone, Debian 11 an agent and Debian 13 a hub (playbooks/group_vars),
+# both keeping the app's env file.
 run() {
   end=$1 dir=$root/.cache/compat/$1
   hosts=("sm-compat-$1-bookworm" "sm-compat-$1-bullseye" "sm-compat-$1-trixie")
   venv "$end"
   trap 'docker rm -f "${hosts[@]}" >/dev/null 2>&1 || true' EXIT
-  printf 'all:\n  vars:\n    ansible_connection: community.docker.docker\n  hosts:\n' > "$dir/inventory.yml"
   for host in "${hosts[@]}"; do
     docker rm -f "$host" >/dev/null 2>&1 || true
     docker run -d --name "$host" --network host "local/debian:${host##*-}" sleep infinity >/dev/null
-    printf '    %s:\n' "$host" >> "$dir/inventory.yml"
   done
+  cat > "$dir/inventory.yml" <<EOF
+all:
+  vars:
+    ansible_connection: community.docker.docker
+  hosts:
+    ${hosts[0]}:
+  children:
+    agents:
+      hosts:
+        ${hosts[1]}:
+      vars:
+        server_maintanence_manage_env_file: true
+        server_maintanence_hub_url: http://127.0.0.1:8000
+        server_maintanence_hub_api_key: compat-test-key
+    hubs:
+      hosts:
+        ${hosts[2]}:
+      vars:
+        server_maintanence_manage_env_file: true
+EOF
   playbook prepare any molecule/resources/prepare.yml
   playbook converge any playbooks/site.yml
   playbook idempotence 0 playbooks/site.yml
