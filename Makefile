@@ -3,6 +3,9 @@ SHELL := /bin/sh
 VENV := .venv
 BIN := $(VENV)/bin
 SCENARIOS := default systemd distros cluster ssh upstream
+# The ends of the supported ansible-core range (tests/compat/<end>.txt);
+# `make compat COMPAT_ENDS=newest` runs one.
+COMPAT_ENDS := oldest newest
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 # The app commit the role is proven against, pinned in tests/upstream/app.env;
@@ -12,7 +15,7 @@ UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.en
 export UPSTREAM_COMMIT
 export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
-.PHONY: help demo test host venv images lint unit ansible-test consumer molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+.PHONY: help demo test host venv images lint unit ansible-test consumer compat molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,8 +24,8 @@ demo: host venv ## provision a local Debian container with the role and show the
 	scripts/build-images.sh bookworm
 	scripts/demo.sh
 
-test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, every molecule scenario
-	scripts/run-stages.sh host venv images lint unit ansible-test consumer $(addprefix molecule-,$(SCENARIOS))
+test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, both ends of the ansible-core range, every molecule scenario
+	scripts/run-stages.sh host venv images lint unit ansible-test consumer compat $(addprefix molecule-,$(SCENARIOS))
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
 	scripts/bootstrap.sh
@@ -59,6 +62,11 @@ ansible-test: venv ## ansible-test sanity and units on the collection as it ship
 consumer: venv ## the collection as users consume it: build, install (tarball and git), apply from tests/consumer
 	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/consumer.xml tests/consumer
 
+# Needs docker; builds the images it uses when missing (the newest end's
+# Debian 13 controller included). Venvs from PyPI under .cache/compat.
+compat: venv ## the oldest and newest ansible-core: converge, idempotence, check mode, status on Debian 11-13
+	scripts/compat.sh $(COMPAT_ENDS)
+
 molecule: venv ## one scenario: make molecule SCENARIO=default
 	$(BIN)/molecule test -s $(SCENARIO)
 
@@ -79,4 +87,5 @@ bench: host venv images ## speed benchmark: prints ratios to the floor
 clean: ## remove the venv, caches and test containers
 	-docker rm -f server-maintanence-demo 2>/dev/null
 	-docker ps -aq --filter name=sm-consumer- | xargs -r docker rm -f
+	-docker ps -aq --filter name=sm-compat- | xargs -r docker rm -f
 	rm -rf $(VENV) .cache

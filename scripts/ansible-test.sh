@@ -37,7 +37,9 @@ case $what in
 esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-export PATH="$root/.venv/bin:$PATH"
+# ANSIBLE_TEST_BIN, ANSIBLE_TEST_PYTHON: another ansible-core's venv and Python
+# (scripts/compat.sh runs the newest core's ansible-test on Python 3.13).
+export PATH="${ANSIBLE_TEST_BIN:-$root/.venv/bin}:$PATH"
 python=${ANSIBLE_TEST_PYTHON:-3.11}
 namespace=$(sed -n 's/^namespace: *//p' "$root/galaxy.yml")
 name=$(sed -n 's/^name: *//p' "$root/galaxy.yml")

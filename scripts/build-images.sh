@@ -2,8 +2,9 @@
 # Build the local test images with mmdebstrap + `docker import`; no registry is
 # ever contacted. An image whose tag already exists is skipped.
 #
-#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream stock
-#   (no NAME: every image but stock, which only bench/speed.sh uses and builds)
+#   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream stock controller
+#   (no NAME: every image but stock and controller, which only bench/speed.sh
+#   and scripts/compat.sh use and build)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -125,8 +126,12 @@ image() {
     stock)
       # A stock Debian server, cron and logrotate present: bench/speed.sh's hosts.
       build local/debian-stock:bookworm bookworm "$base_packages,cron,logrotate" ;;
+    controller)
+      # scripts/compat.sh's controller for the newest ansible-core (Python 3.13):
+      # venvs, git for ansible-test, the docker CLI for the docker connection.
+      build local/debian-controller:trixie trixie "$base_packages,python3-venv,git,ca-certificates,docker-cli" ;;
     *)
-      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd upstream stock)" >&2
+      echo "unknown image '$1' (known: bookworm bullseye trixie systemd sshd upstream stock controller)" >&2
       return 2 ;;
   esac
 }

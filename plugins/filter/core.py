@@ -394,15 +394,18 @@ def cron_entries(jobs, settings):
     must have, its 5 fields, the job text and the whole line. The line hands
     the job to the role's job runner (`settings["runner"]`), which loads the
     app's env file, holds the job's lock, applies its timeout, logs and
-    records the outcome. `markers`: the text that makes a crontab line this
-    job's, the runner's call or the lock of the inline wrapper that the
-    runner replaced. `settings`: runner, logs_dir."""
+    records the outcome. A job runs its `command`, or manage.py with its
+    `manage` arguments through `settings["manage"]`. `markers`: the text that
+    makes a crontab line this job's, the runner's call or the lock of the
+    inline wrapper that the runner replaced. `settings`: runner, logs_dir,
+    manage."""
     entries = []
     for job in jobs:
         default_log = "%s.log" % job["id"]
         call = "%s%s %s " % (settings["runner"], "" if job["log"] == default_log else " --log " + job["log"],
                              job["id"])
-        text = "%s%s %s" % (call, job["timeout"], job["command"])
+        command = job["command"] if "command" in job else "%s %s" % (settings["manage"], job["manage"])
+        text = "%s%s %s" % (call, job["timeout"], command)
         fields = cron_fields(job["schedule"])
         entries.append(dict(fields, name=job["name"], id=job["id"],
                             state="present" if job["wanted"] else "absent", job=text,

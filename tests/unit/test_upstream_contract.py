@@ -24,7 +24,6 @@ _spec.loader.exec_module(filters)
 
 ROLE_VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-MANAGE = "{{ __server_maintanence_manage }} "
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +32,28 @@ def app():
 
 
 def role_jobs():
-    return {job["name"]: job["command"] for job in ROLE_VARS["__server_maintanence_jobs"]}
+    """{job name: command}, a manage.py job's with __server_maintanence_manage unrendered."""
+    return {job["name"]: job.get("command") or "%s %s" % (ROLE_VARS["__server_maintanence_manage"], job["manage"])
+            for job in ROLE_VARS["__server_maintanence_jobs"]}
+
+
+def role_manage_jobs():
+    """{job name: manage.py arguments} for every job that calls manage.py."""
+    return {job["name"]: job["manage"] for job in ROLE_VARS["__server_maintanence_jobs"] if "manage" in job}
 
 
 def manage_calls():
     """{command: [options]} for every job that calls manage.py."""
     calls = {}
-    for command in role_jobs().values():
-        if command.startswith(MANAGE):
-            name, *args = command[len(MANAGE):].split()
-            calls[name] = [arg for arg in args if arg.startswith("--")]
+    for arguments in role_manage_jobs().values():
+        name, *args = arguments.split()
+        calls[name] = [arg for arg in args if arg.startswith("--")]
     return calls
 
 
 def test_the_role_runs_manage_py_the_way_the_apps_installer_does(app):
     assert ROLE_VARS["__server_maintanence_manage"].endswith(" run python manage.py")
-    health = role_jobs()["server-maintanence health check"][len(MANAGE):]
+    health = role_manage_jobs()["server-maintanence health check"]
     assert "run python manage.py " + health in app.installer_lines()["health check"]
 
 

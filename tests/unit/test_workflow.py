@@ -191,6 +191,17 @@ def test_workflow_matrix_covers_every_makefile_scenario():
     assert sorted(matrix) == sorted(scenarios)
 
 
+def test_workflow_compat_matrix_lists_both_ends_of_the_makefile():
+    ends = makefile_variables(MAKEFILE.read_text(encoding="utf-8"))["COMPAT_ENDS"].split()
+    assert sorted(ends) == ["newest", "oldest"]
+    job = workflow()["jobs"]["compat"]
+    assert sorted(job["strategy"]["matrix"]["end"]) == sorted(ends)
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert any(re.search(r"\bmake\b.*\bcompat\b.*COMPAT_ENDS=\$\{\{\s*matrix\.end\s*\}\}", run) for run in runs)
+    for end in ends:
+        assert (REPO / "tests" / "compat" / f"{end}.txt").is_file(), f"no tests/compat/{end}.txt"
+
+
 def test_ci_run_calls_make_test():
     lines = [
         line.strip() for line in CI_RUN.read_text(encoding="utf-8").splitlines()

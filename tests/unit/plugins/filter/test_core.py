@@ -207,6 +207,14 @@ def test_a_job_logging_to_its_own_name_needs_no_log_option():
     assert entry["job"] == "/usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
 
 
+def test_a_manage_job_runs_manage_py_through_the_settings_command():
+    job = {key: value for key, value in JOB.items() if key != "command"}
+    (entry,) = filters.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
+                                    dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
+    assert entry["job"] == ("/usr/local/bin/server-maintanence-job --log cron.log health 240 "
+                            "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
+
+
 def test_an_entry_is_recognised_by_its_runner_call_or_its_old_inline_lock():
     (entry,) = filters.cron_entries([JOB], SETTINGS)
     assert entry["markers"] == ["/usr/local/bin/server-maintanence-job --log cron.log health ",
