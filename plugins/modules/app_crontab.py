@@ -14,12 +14,12 @@ version_added: "0.3.0"
 description:
   - Reads the crontab of O(user) once, puts O(entries) in place in memory and
     writes it back once, with C(crontab -u USER -), only when it changed.
-  - Each entry is a C(#Ansible: <name>) header followed by its line, the form
+  - "Each entry is a C(#Ansible: <name>) header followed by its line, the form
     M(ansible.builtin.cron) writes, so entries it made are recognised; an
-    entry is edited where it stands, and a new one is appended.
+    entry is edited where it stands, and a new one is appended."
   - Takes over the lines the app's own installer (C(bin/install/cron.sh))
     wrote, tagged C(# server-maintanence health check), C(auto-update) or
-    C(cluster push): they are removed, the role's entries replacing them.
+    C(cluster push); they are removed, the role's entries replacing them.
   - A malformed entry (a header whose line was deleted, a header twice, a job
     line without its header, recognised by O(entries[].markers)) is rewritten
     as one entry. Every other line is kept as it is.
@@ -35,7 +35,7 @@ options:
     required: true
     suboptions:
       name:
-        description: The entry's name, written in its C(#Ansible:) header.
+        description: "The entry's name, written in its C(#Ansible:) header."
         type: str
         required: true
       line:
@@ -76,7 +76,9 @@ EXAMPLES = r"""
     user: www-data
     entries:
       - name: server-maintanence health check
-        line: "*/5 * * * * /usr/local/bin/server-maintanence-job --log cron.log health 240 /var/www/.local/bin/uv run python manage.py run_pipeline --checks-only --json"
+        line: >-
+          */5 * * * * /usr/local/bin/server-maintanence-job --log cron.log health 240
+          /var/www/.local/bin/uv run python manage.py run_pipeline --checks-only --json
         markers: ["/usr/local/bin/server-maintanence-job --log cron.log health "]
       - name: server-maintanence auto-update
         state: absent

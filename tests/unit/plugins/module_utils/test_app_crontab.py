@@ -46,7 +46,7 @@ def test_an_edited_entry_is_put_right_where_it_stands(edited):
     ["MAILTO=ops", HEADER, HEALTH["line"], MINE, HEALTH["line"]],  # a stray copy
 ])
 def test_a_malformed_entry_becomes_one_entry_and_other_lines_stay(malformed):
-    new, _ = crontab.reconcile(malformed, ENTRIES)
+    new = crontab.reconcile(malformed, ENTRIES)[0]
     assert new.count(HEADER) == 1 and new.count(HEALTH["line"]) == 1
     assert new[new.index(HEADER) + 1] == HEALTH["line"]
     assert [line for line in new if line not in (HEADER, HEALTH["line"])] == ["MAILTO=ops", MINE]
@@ -79,5 +79,5 @@ def test_installer_lines_exclude_comments_ansible_entries_and_untagged_lines():
 
 def test_reconciling_twice_changes_nothing_more():
     messy = ["MAILTO=ops", HEADER, MINE, "x # server-maintanence cluster push", HEALTH["line"]]
-    once, _ = crontab.reconcile(messy, ENTRIES)
+    once = crontab.reconcile(messy, ENTRIES)[0]
     assert crontab.reconcile(once, ENTRIES) == (once, [])
