@@ -365,7 +365,9 @@ def plan(probe, wanted):
     `wanted` holds state, packages ({package, command, needed}), logs_dir
     ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
     wanted}), entries (from cron_entries) and env ({manage, path,
-    group, digests: {KEY: sha256 of the value}}), dirs ({path, owner, group,
+    group, keys: the keys the role sets, plain: {KEY: value} of those the
+    probe reads back in plain; the others' in-sync flags come from the
+    probe's env_in_sync, compared on the host}), dirs ({path, owner, group,
     mode, wanted}: directories the role creates besides the logs), stale
     (files removed in both states: locks of older releases, the records of
     jobs turned off) and owned (what else
@@ -429,7 +431,8 @@ def plan(probe, wanted):
         steps["uv_missing"] = True  # nothing to change for it, but worth a warning on every run
     env = wanted["env"]
     if env["manage"]:
-        keys = [key for key, digest in env["digests"].items() if probe["env_digests"].get(key) != digest]
+        keys = [key for key in env["keys"] if (probe["env"].get(key) != env["plain"][key] if key in env["plain"]
+                                               else not probe["env_in_sync"].get(key))]
         if keys or not _file_in_place(found[env["path"]], "root", env["group"], "0640"):
             steps["env_file"] = keys
     return steps

@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import pwd
+import sys
 import types
 
 import pytest
@@ -28,13 +29,16 @@ except ImportError:  # older cores read the same private global
 # Loaded by file path, as tests/unit/plugins/filter/test_core.py does, so that
 # plain pytest from the checkout and ansible-test units both find it.
 MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/probe.py"
+# From a checkout, `make venv` links it as the collection there (ansible-test
+# units runs inside ansible_collections/ already).
+sys.path.append(str(MODULE.parents[2] / ".cache" / "collections"))
 spec = importlib.util.spec_from_file_location("server_maintanence_probe", MODULE)
 probe = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probe)
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_digests", "commands", "crontab", "systemd",
+PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "commands", "crontab", "systemd",
               "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups"}
 
 
@@ -164,7 +168,7 @@ def test_a_symlink_to_a_non_executable_or_to_nothing_is_skipped(tmp_path):
 
 # the env file ---------------------------------------------------------------
 
-def test_env_values_last_assignment_wins_and_quotes_are_stripped(tmp_path):
+def test_env_values_are_read_as_systemd_reads_them(tmp_path):
     env = make_file(tmp_path / "env", content=(
         b"# SSRF_ALLOWED_HOSTS=commented.out\n"
         b"SSRF_ALLOWED_HOSTS=first.internal\n"
@@ -172,12 +176,14 @@ def test_env_values_last_assignment_wins_and_quotes_are_stripped(tmp_path):
         b"SSRF_ALLOWED_HOSTS=\"last.internal\"\n"
         b"  API_KEY = spaced  \n"
         b"not an assignment\n"
+        b"OURS=a.example # ours,hub.internal\n"
+        b"SECRET=k$x(9&a)*b\n"
     ))
 
-    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY"])
+    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY", "OURS", "SECRET"])
 
     assert values == {"SSRF_ALLOWED_HOSTS": "last.internal", "HUB_URL": "https://hub.internal",
-                      "API_KEY": "spaced"}
+                      "API_KEY": "spaced", "OURS": "a.example # ours,hub.internal", "SECRET": "k$x(9&a)*b"}
 
 
 def test_env_values_never_returns_keys_not_asked_for(tmp_path):
@@ -413,17 +419,22 @@ def test_main_requires_user_and_group(monkeypatch, capsys):
     assert code == 1 and "group" in result["msg"]
 
 
-def test_main_reports_a_secret_only_as_the_digest_of_its_value(monkeypatch, capsys, tmp_path):
+def test_main_compares_wanted_values_on_the_host_and_returns_only_booleans(monkeypatch, capsys, tmp_path):
     Host(monkeypatch)
-    env = make_file(tmp_path / "env", content=b"HUB_API_KEY=s3cret-value\nHUB_URL=http://hub\n")
+    env = make_file(tmp_path / "env", content=b"HUB_API_KEY='s3cret-value'\nHUB_URL=http://old\n")
 
-    code, result = run_main(capsys, user=USER, group=GROUP, env_file=env,
-                            env_digest_keys=["HUB_API_KEY", "INSTANCE_ID"])
+    code, result = run_main(capsys, user=USER, group=GROUP, env_file=env, paths=[env],
+                            env_wanted={"HUB_API_KEY": "s3cret-value", "HUB_URL": "http://hub",
+                                        "INSTANCE_ID": "web-1"})
 
     assert code == 0
-    assert result["probe"]["env_digests"] == {
-        "HUB_API_KEY": hashlib.sha256(b"s3cret-value").hexdigest(), "INSTANCE_ID": None}
-    assert "s3cret-value" not in json.dumps(result)
+    assert result["probe"]["env_in_sync"] == {"HUB_API_KEY": True, "HUB_URL": False, "INSTANCE_ID": False}
+    text = json.dumps(result)
+    assert "s3cret-value" not in text
+    assert hashlib.sha256(b"s3cret-value").hexdigest() not in text
+    # Not even a digest of the whole file.
+    assert result["probe"]["paths"][env]["checksum"] is None
+    assert hashlib.sha1(pathlib.Path(env).read_bytes()).hexdigest() not in text
 
 
 @pytest.mark.parametrize("processes, running", [
