@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 import datetime
 import hashlib
 import json
+import posixpath
 import re
 from urllib.parse import urlsplit
 
@@ -182,11 +183,18 @@ def env_lines(settings):
     source by tests/unit/test_upstream_contract.py).
 
     `settings` holds cluster_role, hub_url, instance_id, hub_api_key (None:
-    not managed), api_key_auth_enabled, hub_ssrf_allowed, and
+    not managed), api_key_auth_enabled, hub_ssrf_allowed,
     ssrf_allowed_hosts: the SSRF_ALLOWED_HOSTS value now on the host (None:
-    no such line), whose entries are kept.
+    no such line), whose entries are kept, and optionally logs_dir and
+    project_dir: a logs directory other than the app's default
+    (<project_dir>/logs) is passed on as LOGS_DIR.
     """
     lines = {}
+    logs_dir, project_dir = settings.get("logs_dir"), settings.get("project_dir")
+    if logs_dir and project_dir and posixpath.normpath(logs_dir) != posixpath.join(
+            posixpath.normpath(project_dir), "logs"):
+        # config/settings.py: LOGS_DIR, else BASE_DIR / "logs"; django.log goes there.
+        lines["LOGS_DIR"] = logs_dir
     if settings["cluster_role"] in ("agent", "both"):
         lines["HUB_URL"] = settings["hub_url"]
         lines["INSTANCE_ID"] = settings["instance_id"]
