@@ -37,9 +37,10 @@ _SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 _MODE = re.compile(r"0?[0-7]{3}")
 _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
-# Env file values are written unquoted, so they may hold only characters that
-# python-dotenv, systemd's EnvironmentFile= and sh (`set -a; . file`) all read
-# literally: no quotes, spaces, $, `, \, ~ or ;.
+# Env file values the role writes hold only characters that python-dotenv (the
+# app's .env) and systemd's EnvironmentFile= (the units and the jobs) read
+# alike: no quotes, spaces, $, `, \, ~ or ;. The env_file module quotes for
+# systemd where needed.
 _URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
