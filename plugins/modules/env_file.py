@@ -23,7 +23,7 @@ description:
     over O(path). Nothing is ever followed through a link, so the file may sit
     in a directory the app user can write (the app's own C(.env)).
   - Refuses, changing nothing, when O(path) is a symlink or not a regular file.
-  - Never shows a value, in its result or its diff: only which keys change.
+  - Never shows a value, in its result or its diff; only which keys change.
 options:
   path:
     description: The env file.
