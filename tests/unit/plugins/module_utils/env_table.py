@@ -14,13 +14,13 @@ SPECIALS = "!@#$%^&*(-_=+)"
 
 
 def django_secret_key():
-    return "".join(secrets.choice(DJANGO_ALPHABET) for _ in range(50))
+    return "".join(secrets.choice(DJANGO_ALPHABET) for _position in range(50))
 
 
 def django_key_with(characters, tries=1000):
     """A get_random_secret_key()-style key holding each of `characters`
     (drawn again until it does, as most such keys do)."""
-    for _ in range(tries):
+    for _attempt in range(tries):
         key = django_secret_key()
         if all(char in key for char in characters):
             return key
