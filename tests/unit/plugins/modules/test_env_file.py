@@ -1,34 +1,21 @@
 """The env_file module on a temporary directory (as the test's user, not root)."""
 
-import contextlib
 import grp
 import importlib.util
 import json
 import os
 import pathlib
 import stat
-import sys
 
 import pytest
 
-from ansible.module_utils import basic
+# The shared loader, by file path: plain pytest and ansible-test units import tests differently.
+_spec = importlib.util.spec_from_file_location("module_loading", pathlib.Path(__file__).with_name("module_loading.py"))
+module_loading = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(module_loading)
+load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older cores read the same private global
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-            yield
-
-MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/env_file.py"
-# From a checkout, `make venv` links it as the collection there (ansible-test
-# units runs inside ansible_collections/ already).
-sys.path.append(str(MODULE.parents[2] / ".cache" / "collections"))
-spec = importlib.util.spec_from_file_location("server_maintanence_env_file", MODULE)
-env_file = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(env_file)
+env_file = load_module("env_file")
 from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse  # noqa: E402
 
 GROUP = grp.getgrgid(os.getgid()).gr_name

@@ -1,40 +1,26 @@
 """The probe module on a temporary filesystem: no root, no real crontab, no systemd."""
 
-import contextlib
 import grp
-import hashlib
 import importlib.util
+import hashlib
 import io
 import json
 import os
 import pathlib
 import pwd
-import sys
 import types
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older cores read the same private global
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-            yield
+# The shared loader, by file path: plain pytest and ansible-test units import tests differently.
+_spec = importlib.util.spec_from_file_location("module_loading", pathlib.Path(__file__).with_name("module_loading.py"))
+module_loading = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(module_loading)
+load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
-# Loaded by file path, as tests/unit/plugins/filter/test_core.py does, so that
-# plain pytest from the checkout and ansible-test units both find it.
-MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/probe.py"
-# From a checkout, `make venv` links it as the collection there (ansible-test
-# units runs inside ansible_collections/ already).
-sys.path.append(str(MODULE.parents[2] / ".cache" / "collections"))
-spec = importlib.util.spec_from_file_location("server_maintanence_probe", MODULE)
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
+probe = load_module("probe")
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
