@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import time
+import types
 
 import pytest
 
@@ -44,9 +45,18 @@ def env_file(app):
 def manage(host, app, args):
     """Run manage.py as the app user with its configuration read the way the
     app's units read it (systemd's EnvironmentFile=: prepare.yml pasted a
-    secret key that sh cannot source)."""
-    return host.run("systemd-run --wait --pipe --quiet -p User=%s -p WorkingDirectory=%s -p EnvironmentFile=%s "
-                    "%s run python manage.py %s", APP_USER, APP_DIR, env_file(app), uv_on(host, app), args)
+    secret key that sh cannot source); a oneshot, since systemd-run --wait
+    needs the D-Bus the image lacks. Returns rc, stdout and stderr."""
+    out, err = "/run/sm-manage.out", "/run/sm-manage.err"
+    host.run("rm -f %s %s", out, err)
+    result = host.run("systemd-run --quiet --collect -p Type=oneshot -p User=%s -p WorkingDirectory=%s "
+                      "-p EnvironmentFile=%s -p StandardOutput=file:%s -p StandardError=file:%s "
+                      "%s run python manage.py %s" % (APP_USER, APP_DIR, env_file(app), out, err,
+                                                      uv_on(host, app), args))
+    output = types.SimpleNamespace(rc=result.rc, stdout=host.run("cat %s", out).stdout,
+                                   stderr=result.stderr + host.run("cat %s", err).stdout)
+    host.run("rm -f %s %s", out, err)
+    return output
 
 
 def appended(host, path, before):
