@@ -208,13 +208,13 @@ def apply(module, path, values, group, setting):
         in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (owner, gid, MODE)
         result = {"changed": bool(changed) or not in_place, "path": path, "keys": changed}
         if module._diff:
+            # Words only: Ansible masks every no_log value (a "1" too) wherever it appears.
             result["diff"] = {
                 "before_header": path, "after_header": path,
                 "before": "".join("%s (value not shown)\n" % key for key in sorted(values) if key in before)
-                + ("" if info is None else "mode %04o, owner %d, group %d\n"
-                   % (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)),
+                + ("(no file)\n" if info is None else "" if in_place else "(owner, group or mode to correct)\n"),
                 "after": "".join("%s (value not shown%s)\n" % (key, ", changed" if key in changed else "")
-                                 for key in sorted(values)) + "mode %04o, owner %d, group %d\n" % (MODE, owner, gid)}
+                                 for key in sorted(values))}
         if result["changed"] and not module.check_mode:
             write(dir_fd, name, new, gid)
         return result
