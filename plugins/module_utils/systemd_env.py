@@ -22,8 +22,8 @@ reads ENV_FILE, adds its variables to the environment and executes COMMAND
 - quotes open only where a value starts or right after a closing quote:
   'a'"b" is ab; elsewhere a quote is an ordinary character;
 - no variable expansion; the last assignment of a key wins; assignments whose
-  key is not a valid name ([A-Za-z_][A-Za-z0-9_]*) or whose value holds a
-  control character other than tab and newline are ignored.
+  key is not a valid name ([A-Za-z_][A-Za-z0-9_]*) or whose value is not
+  UTF-8 or holds a control character other than tab and newline are ignored.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,7 +38,9 @@ _BLANK = " \t\n\r"
 _NEWLINE = "\n\r"
 _DOUBLE_QUOTE_ESCAPES = '"\\`$'
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_CONTROL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters other than tab and newline, and (decoded with
+# surrogateescape) bytes that are not UTF-8: systemd ignores such assignments.
+_CONTROL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f\udc80-\udcff]")
 # Values written without quotes: nothing systemd, the runner or a reader that
 # expands variables (python-dotenv) could take differently.
 _BARE = re.compile(r"(?!#)[A-Za-z0-9_@%+=:,./?#!*\[\]-]+\Z")
@@ -145,9 +147,9 @@ def parse(text):
 
 
 def read(path):
-    """parse() of the file at `path` (UTF-8)."""
+    """parse() of the file at `path` (UTF-8; an assignment that is not is ignored)."""
     with open(path, "rb") as handle:
-        return parse(handle.read().decode("utf-8", "replace"))
+        return parse(handle.read().decode("utf-8", "surrogateescape"))
 
 
 def quote(value):

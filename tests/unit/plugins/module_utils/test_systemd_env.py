@@ -87,6 +87,12 @@ def test_last_assignment_wins_and_invalid_ones_are_ignored():
     assert systemd_env.parse(text) == [("B", "2"), ("A", "3")]
 
 
+def test_an_assignment_that_is_not_utf8_is_ignored(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_bytes(b"A=caf\xe9\nB=caf\xc3\xa9\n")
+    assert systemd_env.read(str(env_file)) == [("B", "caf\u00e9")]
+
+
 def test_assignments_give_the_span_of_each_line():
     text = "# c\n  A = 1 \nB='x\ny'\nC=\\\nz"
     spans = [(key, value, text[start:end]) for key, value, start, end in systemd_env.assignments(text)]
