@@ -37,9 +37,10 @@ _SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 _MODE = re.compile(r"0?[0-7]{3}")
 _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
-# Env file values are written unquoted, so they may hold only characters that
-# python-dotenv, systemd's EnvironmentFile= and sh (`set -a; . file`) all read
-# literally: no quotes, spaces, $, `, \, ~ or ;.
+# Env file values the role writes hold only characters that python-dotenv (the
+# app's .env) and systemd's EnvironmentFile= (the units and the jobs) read
+# alike: no quotes, spaces, $, `, \, ~ or ;. The env_file module quotes for
+# systemd where needed.
 _URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
@@ -259,11 +260,18 @@ def env_lines(settings):
     source by tests/unit/test_upstream_contract.py).
 
     `settings` holds cluster_role, hub_url, instance_id, hub_api_key (None:
-    not managed), api_key_auth_enabled, hub_ssrf_allowed, and
+    not managed), api_key_auth_enabled, hub_ssrf_allowed,
     ssrf_allowed_hosts: the SSRF_ALLOWED_HOSTS value now on the host (None:
-    no such line), whose entries are kept.
+    no such line), whose entries are kept, and optionally logs_dir and
+    project_dir: a logs directory other than the app's default
+    (<project_dir>/logs) is passed on as LOGS_DIR.
     """
     lines = {}
+    logs_dir, project_dir = settings.get("logs_dir"), settings.get("project_dir")
+    if logs_dir and project_dir and posixpath.normpath(logs_dir) != posixpath.join(
+            posixpath.normpath(project_dir), "logs"):
+        # config/settings.py: LOGS_DIR, else BASE_DIR / "logs"; django.log goes there.
+        lines["LOGS_DIR"] = logs_dir
     if settings["cluster_role"] in ("agent", "both"):
         lines["HUB_URL"] = settings["hub_url"]
         lines["INSTANCE_ID"] = settings["instance_id"]
@@ -465,7 +473,9 @@ def plan(probe, wanted):
     `wanted` holds state, packages ({package, command, needed}), logs_dir
     ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
     wanted}), entries (from cron_entries) and env ({manage, path,
-    group, digests: {KEY: sha256 of the value}}), dirs ({path, owner, group,
+    group, keys: the keys the role sets, plain: {KEY: value} of those the
+    probe reads back in plain; the others' in-sync flags come from the
+    probe's env_in_sync, compared on the host}), dirs ({path, owner, group,
     mode, marker, wanted, keep_existing}: directories the role creates
     besides the logs, and the record it leaves in each one it created),
     links ({path, src, wanted}), stale (files removed in both states: locks
@@ -549,7 +559,8 @@ def plan(probe, wanted):
         steps["uv_missing"] = True  # nothing to change for it, but worth a warning on every run
     env = wanted["env"]
     if env["manage"]:
-        keys = [key for key, digest in env["digests"].items() if probe["env_digests"].get(key) != digest]
+        keys = [key for key in env["keys"] if (probe["env"].get(key) != env["plain"][key] if key in env["plain"]
+                                               else not probe["env_in_sync"].get(key))]
         if keys or not _file_in_place(found[env["path"]], "root", env["group"], "0640"):
             steps["env_file"] = keys
     return steps

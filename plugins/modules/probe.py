@@ -46,16 +46,16 @@ options:
   env_keys:
     description:
       - Keys of O(env_file) whose current value is reported. Never pass a secret's key.
+      - O(env_file) is read as systemd's C(EnvironmentFile=) reads it.
     type: list
     elements: str
     default: []
-  env_digest_keys:
+  env_wanted:
     description:
-      - Keys of O(env_file) reported only as the SHA-256 of their value, so a
-        secret can be compared without its value leaving the host.
-    type: list
-    elements: str
-    default: []
+      - Keys and the values O(env_file) should give them. Compared on the host;
+        only whether each is in sync is reported, never a value or a digest of one.
+    type: dict
+    default: {}
   units:
     description: systemd units whose state (active or not) is reported, where systemd is PID 1.
     type: list
@@ -176,9 +176,10 @@ probe:
     services:
       description: Whether cron and logrotate.timer are enabled and the timer active; null without systemd.
       type: dict
-    env_digests:
-      description: Each of O(env_digest_keys) with the SHA-256 of its value in O(env_file), or null.
+    env_in_sync:
+      description: Each key of O(env_wanted) and whether O(env_file) gives it that value.
       type: dict
+      sample: {HUB_URL: true, HUB_API_KEY: false}
     units_active:
       description: Each of O(units) and whether it is active (false without systemd).
       type: dict
@@ -188,6 +189,7 @@ probe:
         - For each of O(paths), exists and planted_link (the first parent that is a link in a directory
           a non-root user can write, or null), and when it exists type (file, directory, link or other),
           mode, owner, group, isdir, checksum (regular files up to 1 MiB in O(checksums)) and target (links).
+        - The checksum of O(env_file) is always null; its content never leaves the host.
       type: dict
     apt_lists:
       description: Whether apt has package lists (a bare image has none).
@@ -228,6 +230,7 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import read as read_env
 
 # Where Debian's cron keeps each user's crontab.
 CRONTABS = "/var/spool/cron/crontabs"
@@ -268,15 +271,11 @@ def _executable(path):
 
 
 def _env_values(path, keys):
-    """{key: its last value in the env file, or None}: KEY=value lines."""
+    """{key: the value the env file gives it, as systemd reads it, or None}."""
     values = dict.fromkeys(keys)
     if not keys or not os.path.isfile(path):
         return values
-    with open(path) as handle:
-        for line in handle:
-            key, sep, value = line.strip().partition("=")
-            if sep and key.strip() in values:
-                values[key.strip()] = value.strip().strip("'\"")
+    values.update((key, value) for key, value in read_env(path) if key in values)
     return values
 
 
@@ -525,7 +524,7 @@ def main():
             "uv_candidates": {"type": "list", "elements": "str", "default": []},
             "env_file": {"type": "path", "default": ""},
             "env_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
-            "env_digest_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
+            "env_wanted": {"type": "dict", "default": {}, "no_log": True},
             "units": {"type": "list", "elements": "str", "default": []},
             "paths": {"type": "list", "elements": "path", "default": []},
             "checksums": {"type": "list", "elements": "path", "default": []},
@@ -543,7 +542,7 @@ def main():
     user_exists = _account(pwd.getpwnam, params["user"])
     home = pwd.getpwnam(params["user"]).pw_dir if user_exists else "/nonexistent"
     systemd = os.path.isdir("/run/systemd/system")
-    env = _env_values(params["env_file"], params["env_keys"] + params["env_digest_keys"])
+    env = _env_values(params["env_file"], params["env_keys"] + list(params["env_wanted"]))
 
     crontab = []
     if commands["crontab"] and user_exists:
@@ -577,8 +576,7 @@ def main():
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),
         "env": {key: env[key] for key in params["env_keys"]},
-        "env_digests": {key: None if env[key] is None else hashlib.sha256(env[key].encode()).hexdigest()
-                        for key in params["env_digest_keys"]},
+        "env_in_sync": {key: env[key] == str(value) for key, value in params["env_wanted"].items()},
         "commands": commands,
         "crontab": crontab,
         "systemd": systemd,
@@ -587,7 +585,8 @@ def main():
         "units_active": {unit: bool(systemd and commands["systemctl"]
                                     and _systemctl(module, "is-active", "--quiet", unit)[0])
                          for unit in params["units"]},
-        "paths": {path: _stat(path, path in params["checksums"]) for path in params["paths"]},
+        "paths": {path: _stat(path, path in params["checksums"] and path != params["env_file"])
+                  for path in params["paths"]},
         # An image or chroot may have no package lists at all: apt must fetch them.
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
                          for name in _listdir("/var/lib/apt/lists")),

@@ -21,6 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RUNNER = REPO / "roles" / "server_maintanence" / "files" / "server-maintanence-job"
+# What the role installs as the runner's env_loader.
+LOADER = REPO / "plugins" / "module_utils" / "systemd_env.py"
+sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins" / "module_utils"))
+import env_table  # noqa: E402  pylint: disable=wrong-import-position
 SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"
 
 EX_USAGE = 64
@@ -64,6 +68,7 @@ class Sandbox:
             "project_dir": self.project,
             "logs_dir": self.logs,
             "env_file": self.env_file,
+            "env_loader": LOADER,
             "state_dir": self.state_dir,
             "metrics": 1,
             "logrotate_state": self.logrotate_state,
@@ -481,3 +486,72 @@ def test_env_file_cannot_change_the_timeout(sandbox):
 
     assert result.returncode == TIMED_OUT
     assert sandbox.state("sleepy")["outcome"] == "timeout"
+
+
+def _seen(text):
+    """`env -0` output as a dict."""
+    return dict(item.split("=", 1) for item in text.split("\0") if item)
+
+
+def test_env_file_is_read_by_systemd_rules_and_never_run(sandbox):
+    """Every line of the table reaches the command as systemd would give it; nothing in
+    the file is executed, and no piece of a value lands in the log."""
+    marker = sandbox.root / "executed"
+    rows = env_table.table() + [
+        ("T_RUN=abc&touch %s" % marker, "T_RUN", "abc&touch %s" % marker),
+        ("T_SUBST=$(touch %s)" % marker, "T_SUBST", "$(touch %s)" % marker),
+    ]
+    sandbox.env_file.write_text(env_table.env_text(rows))
+    dump = sandbox.root / "seen"
+    sandbox.ok("dump", "30", "sh", "-c", 'env -0 > "$1"', "sh", dump)
+    seen = _seen(dump.read_text())
+    for _raw, key, value in rows:
+        assert seen.get(key) == value, key
+    assert not marker.exists()
+    assert sandbox.log("dump") == ""
+
+
+def test_path_in_the_env_file_cannot_choose_timeout_or_python(sandbox):
+    """A PATH line reaches the command, but timeout and python3 were found before."""
+    fake = sandbox.root / "fake-bin"
+    fake.mkdir()
+    planted = sandbox.root / "planted-ran"
+    for name in ("timeout", "python3"):
+        (fake / name).write_text("#!/bin/sh\ntouch %s\nexit 0\n" % planted)
+        (fake / name).chmod(0o755)
+    sandbox.env_file.write_text("PATH=%s:/usr/bin:/bin\n" % fake)
+
+    result = sandbox.run("sleepy", "1", "/bin/sleep", "3")
+
+    assert result.returncode == TIMED_OUT  # the real timeout stopped it
+    assert not planted.exists()
+    dump = sandbox.root / "path"
+    sandbox.ok("path", "30", "sh", "-c", 'echo "$PATH" > "$1"', "sh", dump)
+    assert dump.read_text().strip() == "%s:/usr/bin:/bin" % fake
+    assert not planted.exists()
+
+
+def test_unreadable_env_loader_is_a_config_error(sandbox):
+    sandbox.env_file.write_text("A=1\n")
+    sandbox.configure(env_loader=sandbox.root / "missing-loader.py")
+    marker = sandbox.root / "ran"
+
+    result = sandbox.run("noloader", "30", "touch", marker)
+
+    assert result.returncode == EX_CONFIG
+    assert not marker.exists()
+    assert "cannot read %s" % (sandbox.root / "missing-loader.py") in sandbox.log("noloader")
+    assert sandbox.state("noloader")["outcome"] == "failure"
+
+
+def test_env_file_the_loader_cannot_read_is_a_config_error(sandbox):
+    """A directory where the env file should be: the loader says so and exits 78."""
+    sandbox.env_file.mkdir()
+    marker = sandbox.root / "ran"
+
+    result = sandbox.run("noread", "30", "touch", marker)
+
+    assert result.returncode == EX_CONFIG
+    assert not marker.exists()
+    assert "cannot read %s" % sandbox.env_file in sandbox.log("noread")
+    assert sandbox.state("noread")["outcome"] == "failure"

@@ -8,8 +8,6 @@ container starts.
 
 import importlib.util
 import pathlib
-import re
-import subprocess
 
 import pytest
 import yaml
@@ -21,6 +19,9 @@ ROLE = REPO / "roles" / "server_maintanence"
 _spec = importlib.util.spec_from_file_location("server_maintanence_filters", REPO / "plugins" / "filter" / "core.py")
 filters = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(filters)
+_spec = importlib.util.spec_from_file_location("systemd_env", REPO / "plugins" / "module_utils" / "systemd_env.py")
+systemd_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(systemd_env)
 
 ROLE_VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
@@ -124,14 +125,22 @@ def test_the_app_reads_the_agents_values_as_meant(app):
     assert app.setting_from_env("SSRF_ALLOWED_HOSTS", lines["SSRF_ALLOWED_HOSTS"]) == ("ollama.lan", "hub.example.net")
 
 
-def test_the_written_lines_read_the_same_to_sh_as_to_the_app(tmp_path):
-    """Cron entries load the file with `set -a; . file`: every value the role
-    writes must come out of sh byte for byte."""
-    lines = filters.env_lines(BOTH)
-    env_file = tmp_path / "env"
-    env_file.write_text("".join("%s=%s\n" % item for item in lines.items()))
-    script = "set -a; . %s; set +a; env" % env_file
-    printed = subprocess.run(["env", "-i", "/bin/sh", "-c", script], capture_output=True, text=True,
-                             check=True).stdout
-    seen = dict(re.findall(r"^([A-Z_]+)=(.*)$", printed, re.M))
-    assert {key: seen.get(key) for key in lines} == lines
+def test_the_written_lines_read_back_the_same_by_systemds_rules():
+    """The units (EnvironmentFile=) and the job runner read the file by the
+    same rules: every value the role writes, as the env_file module writes it,
+    comes back byte for byte."""
+    lines = filters.env_lines(dict(BOTH, ssrf_allowed_hosts="a.example # ours", logs_dir="/srv/sm logs",
+                                   project_dir=DEFAULTS["server_maintanence_project_dir"]))
+    text = "".join(systemd_env.line(key, value) + "\n" for key, value in lines.items())
+    assert dict(systemd_env.parse(text)) == lines
+
+
+def test_logs_dir_is_passed_on_only_when_it_is_not_the_apps_default(app):
+    project = DEFAULTS["server_maintanence_project_dir"]
+    # BASE_DIR, the project directory (checked by setting_from_env), stands as "" here.
+    assert app.setting_from_env("LOGS_DIR", None) == pathlib.PurePosixPath("logs")
+    assert "LOGS_DIR" not in filters.env_lines(dict(BOTH, logs_dir=project + "/logs", project_dir=project))
+    assert "LOGS_DIR" not in filters.env_lines(dict(BOTH, logs_dir=project + "/logs/", project_dir=project + "/"))
+    lines = filters.env_lines(dict(BOTH, logs_dir="/var/log/server-monitoring", project_dir=project))
+    assert app.setting_from_env("LOGS_DIR", lines["LOGS_DIR"]) == pathlib.Path("/var/log/server-monitoring")
+    assert set(lines) <= app.env_keys_read()

@@ -4,12 +4,14 @@ Each test reads the hosts (crontab, logs, the app's own commands and HTTP
 answers), never the play's output; what the app accepts comes from its source.
 """
 
+import hashlib
 import json
 import os
 import re
 import shlex
 import subprocess
 import time
+import types
 
 import pytest
 
@@ -41,11 +43,20 @@ def env_file(app):
 
 
 def manage(host, app, args):
-    """Run manage.py as the app user with its configuration loaded the way
-    the app's docs do by hand."""
-    script = "cd %s && set -a && . %s && set +a && %s run python manage.py %s" % (
-        APP_DIR, env_file(app), uv_on(host, app), args)
-    return host.run("runuser -u %s -- sh -c %s", APP_USER, script)
+    """Run manage.py as the app user with its configuration read the way the
+    app's units read it (systemd's EnvironmentFile=: prepare.yml pasted a
+    secret key that sh cannot source); a oneshot, since systemd-run --wait
+    needs the D-Bus the image lacks. Returns rc, stdout and stderr."""
+    out, err = "/run/sm-manage.out", "/run/sm-manage.err"
+    host.run("rm -f %s %s", out, err)
+    result = host.run("systemd-run --quiet --collect -p Type=oneshot -p User=%s -p WorkingDirectory=%s "
+                      "-p EnvironmentFile=%s -p StandardOutput=file:%s -p StandardError=file:%s "
+                      "%s run python manage.py %s" % (APP_USER, APP_DIR, env_file(app), out, err,
+                                                      uv_on(host, app), args))
+    output = types.SimpleNamespace(rc=result.rc, stdout=host.run("cat %s", out).stdout,
+                                   stderr=result.stderr + host.run("cat %s", err).stdout)
+    host.run("rm -f %s %s", out, err)
+    return output
 
 
 def appended(host, path, before):
@@ -132,6 +143,43 @@ def test_the_health_line_appends_the_apps_pipeline_result(host):
     run_job(host, HEALTH)
     documents = [doc for doc in json_documents(appended(host, LOGS + "/cron.log", before)) if "run_id" in doc]
     assert len(documents) == 1 and documents[0]["status"], appended(host, LOGS + "/cron.log", before)[-2000:]
+
+
+def pasted_key():
+    """The get_random_secret_key()-style key prepare.yml pasted, unquoted, into
+    both hosts' env file."""
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "django-secret-key")) as handle:
+        return handle.read()
+
+
+KEY_PROBE = ("import hashlib; from django.conf import settings; "
+             "print('secret-key-sha256=' + hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest())")
+
+
+def test_django_loads_the_pasted_key_inside_a_job(host, app):
+    """The key holds $ & ( ): sourced by sh it broke every job. Through the
+    runner, as cron calls it, Django's SECRET_KEY is the key as pasted."""
+    key = pasted_key()
+    assert set("$&()") <= set(key) and len(key) == 50
+    assert "DJANGO_SECRET_KEY=%s\n" % key in host.file(env_file(app)).content_string  # unquoted
+    runner = job_command(crontab_entries(host)[HEALTH]).split()[0]
+    command = " ".join(shlex.quote(word) for word in [
+        runner, "--log", "keycheck.log", "keycheck", "120", uv_on(host, app), "run", "python", "manage.py",
+        "shell", "-c", KEY_PROBE])
+    try:
+        result = run_as_app(host, command)
+        log = log_text(host, "keycheck.log")
+        assert result.rc == 0, (result.stderr, log[-2000:])
+        found = re.findall(r"secret-key-sha256=([0-9a-f]{64})", log)
+        assert found == [hashlib.sha256(key.encode()).hexdigest()], log[-2000:]
+        assert job_record(host, "keycheck")["outcome"] == "success"
+    finally:
+        host.run("rm -f %s/keycheck.log %s/keycheck.state %s/keycheck.lock", LOGS, STATE_DIR, STATE_DIR)
+
+
+def test_the_units_run_on_the_pasted_key(hub, app):
+    environment = running_environment(hub, "server-monitoring.service")
+    assert environment["DJANGO_SECRET_KEY"] == pasted_key()
 
 
 def push(agent):

@@ -242,7 +242,7 @@ IN_PLACE_PROBE = {
     "services": {"cron_enabled": None, "logrotate_timer_enabled": None, "logrotate_timer_active": None},
     "uv": {"exists": True},
     "crontab": ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE, "17 4 * * * /usr/bin/true"],
-    "env_digests": {},
+    "env": {}, "env_in_sync": {},
     "paths": {
         "/opt/sm/logs": {"exists": True, "type": "directory", "isdir": True, "owner": "www-data",
                          "group": "www-data", "mode": "0750"},
@@ -277,7 +277,7 @@ WANTED = {"state": "present",
           "stale": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock", "/var/lib/sm/push.state"],
           "owned": ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/push.state",
                     "/var/lib/sm/server_maintanence.prom", METRICS_LINK],
-          "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "digests": {}}}
+          "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "keys": [], "plain": {}}}
 
 
 def plan(changes=None, wanted=None):
@@ -354,14 +354,17 @@ def test_the_installers_lines_are_taken_over_and_the_rest_kept():
     assert steps["crontab"] == ["MAILTO=ops", "17 4 * * * /usr/bin/true"]
 
 
-def test_a_managed_env_file_is_compared_by_digest_and_by_owner_and_mode():
+def test_a_managed_env_file_is_compared_by_the_hosts_flags_and_by_owner_and_mode():
     wanted = copy.deepcopy(WANTED)
-    wanted["env"].update(manage=True, digests={"API_KEY_AUTH_ENABLED": "d1"})
-    assert plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": "d1"})], wanted) == {}
-    assert plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": None})], wanted)["env_file"] == [
+    wanted["env"].update(manage=True, keys=["API_KEY_AUTH_ENABLED", "SSRF_ALLOWED_HOSTS"],
+                         plain={"SSRF_ALLOWED_HOSTS": "a,hub"})
+    in_sync = [lambda p: p.update(env_in_sync={"API_KEY_AUTH_ENABLED": True}, env={"SSRF_ALLOWED_HOSTS": "a,hub"})]
+    assert plan(in_sync, wanted) == {}
+    assert plan(in_sync + [lambda p: p["env_in_sync"].update(API_KEY_AUTH_ENABLED=False)], wanted)["env_file"] == [
         "API_KEY_AUTH_ENABLED"]
-    assert "env_file" in plan([lambda p: p.update(env_digests={"API_KEY_AUTH_ENABLED": "d1"}),
-                               lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")], wanted)
+    assert plan(in_sync + [lambda p: p["env"].update(SSRF_ALLOWED_HOSTS="a")], wanted)["env_file"] == [
+        "SSRF_ALLOWED_HOSTS"]
+    assert "env_file" in plan(in_sync + [lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")], wanted)
 
 
 OWN_STATE_FILES = ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/server_maintanence.prom",

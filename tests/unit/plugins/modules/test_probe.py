@@ -1,9 +1,8 @@
 """The probe module on a temporary filesystem: no root, no real crontab, no systemd."""
 
-import contextlib
 import grp
-import hashlib
 import importlib.util
+import hashlib
 import io
 import json
 import os
@@ -13,28 +12,19 @@ import types
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older cores read the same private global
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-            yield
+# The shared loader, by file path: plain pytest and ansible-test units import tests differently.
+_spec = importlib.util.spec_from_file_location("module_loading", pathlib.Path(__file__).with_name("module_loading.py"))
+module_loading = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(module_loading)
+load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
-# Loaded by file path, as tests/unit/plugins/filter/test_core.py does, so that
-# plain pytest from the checkout and ansible-test units both find it.
-MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/probe.py"
-spec = importlib.util.spec_from_file_location("server_maintanence_probe", MODULE)
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
+probe = load_module("probe")
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_digests", "commands", "crontab", "systemd",
+PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "commands", "crontab", "systemd",
               "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups"}
 
 
@@ -164,7 +154,7 @@ def test_a_symlink_to_a_non_executable_or_to_nothing_is_skipped(tmp_path):
 
 # the env file ---------------------------------------------------------------
 
-def test_env_values_last_assignment_wins_and_quotes_are_stripped(tmp_path):
+def test_env_values_are_read_as_systemd_reads_them(tmp_path):
     env = make_file(tmp_path / "env", content=(
         b"# SSRF_ALLOWED_HOSTS=commented.out\n"
         b"SSRF_ALLOWED_HOSTS=first.internal\n"
@@ -172,12 +162,14 @@ def test_env_values_last_assignment_wins_and_quotes_are_stripped(tmp_path):
         b"SSRF_ALLOWED_HOSTS=\"last.internal\"\n"
         b"  API_KEY = spaced  \n"
         b"not an assignment\n"
+        b"OURS=a.example # ours,hub.internal\n"
+        b"SECRET=k$x(9&a)*b\n"
     ))
 
-    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY"])
+    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY", "OURS", "SECRET"])
 
     assert values == {"SSRF_ALLOWED_HOSTS": "last.internal", "HUB_URL": "https://hub.internal",
-                      "API_KEY": "spaced"}
+                      "API_KEY": "spaced", "OURS": "a.example # ours,hub.internal", "SECRET": "k$x(9&a)*b"}
 
 
 def test_env_values_never_returns_keys_not_asked_for(tmp_path):
@@ -456,17 +448,22 @@ def test_main_requires_user_and_group(monkeypatch, capsys):
     assert code == 1 and "group" in result["msg"]
 
 
-def test_main_reports_a_secret_only_as_the_digest_of_its_value(monkeypatch, capsys, tmp_path):
+def test_main_compares_wanted_values_on_the_host_and_returns_only_booleans(monkeypatch, capsys, tmp_path):
     Host(monkeypatch)
-    env = make_file(tmp_path / "env", content=b"HUB_API_KEY=s3cret-value\nHUB_URL=http://hub\n")
+    env = make_file(tmp_path / "env", content=b"HUB_API_KEY='s3cret-value'\nHUB_URL=http://old\n")
 
-    code, result = run_main(capsys, user=USER, group=GROUP, env_file=env,
-                            env_digest_keys=["HUB_API_KEY", "INSTANCE_ID"])
+    code, result = run_main(capsys, user=USER, group=GROUP, env_file=env, paths=[env],
+                            env_wanted={"HUB_API_KEY": "s3cret-value", "HUB_URL": "http://hub",
+                                        "INSTANCE_ID": "web-1"})
 
     assert code == 0
-    assert result["probe"]["env_digests"] == {
-        "HUB_API_KEY": hashlib.sha256(b"s3cret-value").hexdigest(), "INSTANCE_ID": None}
-    assert "s3cret-value" not in json.dumps(result)
+    assert result["probe"]["env_in_sync"] == {"HUB_API_KEY": True, "HUB_URL": False, "INSTANCE_ID": False}
+    text = json.dumps(result)
+    assert "s3cret-value" not in text
+    assert hashlib.sha256(b"s3cret-value").hexdigest() not in text
+    # Not even a digest of the whole file.
+    assert result["probe"]["paths"][env]["checksum"] is None
+    assert hashlib.sha1(pathlib.Path(env).read_bytes()).hexdigest() not in text
 
 
 @pytest.mark.parametrize("processes, running", [

@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+"""Set keys in the app's env file, as systemd's EnvironmentFile= reads it."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: env_file
+short_description: Set keys in an env file read by systemd's EnvironmentFile=
+version_added: "0.3.0"
+description:
+  - Sets each key of O(values) in O(path) so that systemd's C(EnvironmentFile=)
+    (and the job runner, which reads the file with the same rules) gives it
+    exactly that value, quoting it where needed. A key already set is
+    rewritten on the line of its last assignment; a missing one is appended.
+    Every other line is kept byte for byte.
+  - The file is always written whole, as a new file created C(0640), owned by
+    the user the module runs as (root, with become) and O(group), in the same
+    directory before any byte goes into it, then renamed
+    over O(path). Nothing is ever followed through a link, so the file may sit
+    in a directory the app user can write (the app's own C(.env)).
+  - Refuses, changing nothing, when O(path) is a symlink or not a regular file.
+  - Never shows a value, in its result or its diff; only which keys change.
+options:
+  path:
+    description: The env file.
+    type: path
+    required: true
+  values:
+    description: Keys and the values the file must give them (secrets among them).
+    type: dict
+    required: true
+  group:
+    description: The group that may read the file (the app's).
+    type: str
+    required: true
+  setting:
+    description: The role setting that names O(path), quoted in error messages.
+    type: str
+    default: ''
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff lists the keys that change, never a value.
+  platform:
+    support: full
+    platforms: posix
+author:
+  - server-maintanence-ops contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Point the agent at its hub
+  server_maintanence.ops.env_file:
+    path: /etc/server-monitoring/env
+    group: www-data
+    values:
+      HUB_URL: https://hub.example.com
+      HUB_API_KEY: "{{ vault_hub_api_key }}"
+    setting: server_maintanence_env_file
+  no_log: true
+"""
+
+RETURN = r"""
+path:
+  description: The env file.
+  returned: always
+  type: str
+  sample: /etc/server-monitoring/env
+keys:
+  description: The keys whose value was (or, in check mode, would be) set.
+  returned: always
+  type: list
+  elements: str
+  sample: [HUB_URL]
+"""
+
+import grp
+import os
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import assignments, line, parse
+
+MODE = 0o640
+# An env file is a few lines; a bigger one is not what the role manages.
+SIZE_CAP = 1 << 20
+
+
+class Refused(Exception):
+    pass
+
+
+def _named(path, setting):
+    return "%s%s" % (path, " (%s)" % setting if setting else "")
+
+
+def read_current(dir_fd, name, shown):
+    """The file's text and stat, or (None, None) when it does not exist.
+    Never follows a link nor blocks on a FIFO."""
+    try:
+        found = os.lstat(name, dir_fd=dir_fd)
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(found.st_mode):
+        raise Refused("refusing %s: it is %s, not a regular file; nothing was written"
+                      % (shown, "a symlink" if stat.S_ISLNK(found.st_mode) else "not a regular file"))
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (found.st_dev, found.st_ino):
+            raise Refused("refusing %s: it changed while being read; nothing was written" % shown)
+        if info.st_size > SIZE_CAP:
+            raise Refused("refusing %s: it is larger than %d bytes; nothing was written" % (shown, SIZE_CAP))
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return to_text(b"".join(chunks), errors="surrogate_or_strict"), info
+
+
+def updated(text, values):
+    """(new text, keys that change): each key set on its last assignment's
+    line, or appended; the rest of the text unchanged."""
+    changed = []
+    for key in sorted(values):
+        value = values[key]
+        current = [a for a in assignments(text) if a[0] == key]
+        if current and current[-1][1] == value:
+            continue
+        changed.append(key)
+        if current:
+            _key, _value, start, end = current[-1]
+            text = text[:start] + line(key, value) + text[end:]
+        else:
+            text += ("" if text.endswith("\n") or not text else "\n") + line(key, value) + "\n"
+    return text, changed
+
+
+def write(dir_fd, name, text, gid):
+    """Replace dir/name with text: a new file, owned by this process's user
+    (root) and gid, 0640 before its first byte, renamed over the old one
+    within the directory."""
+    for attempt in range(100):
+        temp = ".%s.%d.%d.tmp" % (name, os.getpid(), attempt)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                         MODE, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise Refused("cannot create a temporary file beside %s" % name)
+    try:
+        os.fchown(fd, os.geteuid(), gid)
+        os.fchmod(fd, MODE)
+        data = to_bytes(text, errors="surrogate_or_strict")
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
+        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(temp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    os.fsync(dir_fd)
+
+
+def apply(module, path, values, group, setting):
+    shown = _named(path, setting)
+    directory, name = os.path.split(path)
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise Refused("group %s does not exist" % group)
+    try:
+        dir_fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise Refused("cannot open the directory of %s: %s" % (shown, error.strerror))
+    try:
+        text, info = read_current(dir_fd, name, shown)
+        new, changed = updated(text or "", values)
+        before = dict(parse(text or ""))
+        after = dict(parse(new))
+        others = set(before) - set(values)
+        if any(after.get(key) != values[key] for key in values) or any(after.get(k) != before[k] for k in others):
+            raise Refused("cannot set %s in %s without changing its other lines: it ends inside a quoted or "
+                          "continued value; nothing was written" % (", ".join(changed), shown))
+        owner = os.geteuid()
+        in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (owner, gid, MODE)
+        result = {"changed": bool(changed) or not in_place, "path": path, "keys": changed}
+        if module._diff:
+            # Words only: Ansible masks every no_log value (a "1" too) wherever it appears.
+            result["diff"] = {
+                "before_header": path, "after_header": path,
+                "before": "".join("%s (value not shown)\n" % key for key in sorted(values) if key in before)
+                + ("(no file)\n" if info is None else "" if in_place else "(owner, group or mode to correct)\n"),
+                "after": "".join("%s (value not shown%s)\n" % (key, ", changed" if key in changed else "")
+                                 for key in sorted(values))}
+        if result["changed"] and not module.check_mode:
+            write(dir_fd, name, new, gid)
+        return result
+    finally:
+        os.close(dir_fd)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "values": {"type": "dict", "required": True, "no_log": True},
+            "group": {"type": "str", "required": True},
+            "setting": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    values = dict((key, str(value)) for key, value in params["values"].items())
+    try:
+        for key, value in values.items():
+            line(key, value)  # a key systemd would ignore, or a value it cannot hold
+    except ValueError:
+        module.fail_json(msg="refusing to write %s: key %s cannot be read back by systemd (its value is not shown)"
+                         % (_named(params["path"], params["setting"]), key))
+    try:
+        result = apply(module, params["path"], values, params["group"], params["setting"])
+    except Refused as error:
+        module.fail_json(msg=str(error))
+    except OSError as error:
+        module.fail_json(msg="cannot write %s: %s" % (_named(params["path"], params["setting"]), error.strerror))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The env file reader and writer of plugins/module_utils/systemd_env.py."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+READER = HERE.parents[3] / "plugins/module_utils/systemd_env.py"
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+systemd_env = _load("systemd_env", READER)
+env_table = _load("env_table", HERE / "env_table.py")
+TABLE = env_table.table()
+
+
+def test_the_table_has_what_the_issue_asks_for():
+    keys = [value for _raw, key, value in TABLE if key.startswith("T_DJANGO_")]
+    assert len(keys) == 20 and all(len(k) == 50 and set(k) <= set(env_table.DJANGO_ALPHABET) for k in keys)
+    alone = {value for _raw, key, value in TABLE if key.startswith("T_ALONE_")}
+    assert set(env_table.SPECIALS) <= alone
+    assert len(TABLE) >= 15
+
+
+@pytest.mark.parametrize("raw, key, value", TABLE, ids=[row[1] for row in TABLE])
+def test_each_line_alone_gives_what_systemd_gives(raw, key, value):
+    assert dict(systemd_env.parse(raw + "\n")).get(key) == value
+    # Without a final newline too.
+    assert dict(systemd_env.parse(raw)).get(key) == value
+
+
+def test_the_whole_table_in_one_file():
+    found = dict(systemd_env.parse(env_table.env_text(TABLE)))
+    assert found == {key: value for _raw, key, value in TABLE if value is not None}
+
+
+# ids by key: the Django keys are drawn afresh by each pytest(-xdist) worker.
+VALUED = [row for row in TABLE if row[2] is not None]
+
+
+@pytest.mark.parametrize("value", [row[2] for row in VALUED], ids=[row[1] for row in VALUED])
+def test_quote_reads_back_as_the_value(value):
+    text = systemd_env.line("K", value) + "\n"
+    assert systemd_env.parse(text) == [("K", value)]
+    # and it is one assignment however the value starts or ends
+    assert systemd_env.parse("A=1\n" + text + "B=2\n") == [("A", "1"), ("K", value), ("B", "2")]
+
+
+@pytest.mark.parametrize("value, written", [
+    ("https://hub.example:8443/api?x=1#frag", "https://hub.example:8443/api?x=1#frag"),
+    ("a.example # ours,hub.internal", '"a.example # ours,hub.internal"'),
+    ("k$x(9&a)", '"k\\$x(9&a)"'),
+    ("", '""'),
+    (" padded ", '" padded "'),
+    ("'quoted'", '"\'quoted\'"'),
+    ('"', '"\\""'),
+    ("a\\b`c`", '"a\\\\b\\`c\\`"'),
+    ("#start", '"#start"'),
+])
+def test_quote_writes_plain_values_bare_and_quotes_the_rest(value, written):
+    assert systemd_env.quote(value) == written
+
+
+@pytest.mark.parametrize("key", ["1ABC", "A B", "A-B", "", "A=B"])
+def test_line_refuses_a_key_systemd_would_ignore(key):
+    with pytest.raises(ValueError):
+        systemd_env.line(key, "x")
+
+
+def test_quote_refuses_control_characters():
+    with pytest.raises(ValueError):
+        systemd_env.quote("a\x1bb")
+
+
+def test_last_assignment_wins_and_invalid_ones_are_ignored():
+    text = "A=1\nB=2\nA=3\n1X=no\nexport C=no\nD-E=no\nF=a\x01b\n"
+    assert systemd_env.parse(text) == [("B", "2"), ("A", "3")]
+
+
+def test_an_assignment_that_is_not_utf8_is_ignored(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_bytes(b"A=caf\xe9\nB=caf\xc3\xa9\n")
+    assert systemd_env.read(str(env_file)) == [("B", "caf\u00e9")]
+
+
+def test_assignments_give_the_span_of_each_line():
+    text = "# c\n  A = 1 \nB='x\ny'\nC=\\\nz"
+    spans = [(key, value, text[start:end]) for key, value, start, end in systemd_env.assignments(text)]
+    assert spans == [("A", "1", "A = 1 "), ("B", "x\ny", "B='x\ny'"), ("C", "z", "C=\\\nz")]
+
+
+def test_a_comment_ends_at_its_line_even_after_a_backslash():
+    # systemd v254 and later: a comment line ending in a backslash does not continue.
+    assert systemd_env.parse("# comment \\\nA=1\n") == [("A", "1")]
+
+
+def test_carriage_returns_end_lines():
+    assert systemd_env.parse("A=1\r\nB=2\r\n") == [("A", "1"), ("B", "2")]
+
+
+def _loader(tmp_path, text, *command):
+    env_file = tmp_path / "env"
+    env_file.write_text(text)
+    return subprocess.run([sys.executable, "-I", str(READER), str(env_file)] + list(command),
+                          env={"PATH": "/usr/bin:/bin", "KEPT": "yes"}, capture_output=True,
+                          text=True, check=False)
+
+
+def test_the_loader_executes_the_command_with_the_file_added(tmp_path):
+    result = _loader(tmp_path, env_table.env_text(TABLE), "/usr/bin/env", "-0")
+    assert result.returncode == 0, result.stderr
+    seen = dict(item.split("=", 1) for item in result.stdout.split("\0") if item)
+    assert seen["KEPT"] == "yes"
+    for _raw, key, value in TABLE:
+        assert seen.get(key) == value, key
+
+
+def test_the_loader_never_runs_the_file(tmp_path):
+    marker = tmp_path / "ran"
+    result = _loader(tmp_path, "A=x&touch %s\nB=$(touch %s)\n" % (marker, marker), "/bin/true")
+    assert result.returncode == 0 and not marker.exists()
+
+
+def test_the_loader_runs_only_an_absolute_command(tmp_path):
+    result = _loader(tmp_path, "PATH=%s\n" % tmp_path, "true")
+    assert result.returncode == 64 and "usage" in result.stderr
+
+
+def test_the_loader_exits_78_when_the_file_cannot_be_read(tmp_path):
+    result = subprocess.run([sys.executable, "-I", str(READER), str(tmp_path / "missing"), "/bin/true"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 78 and "cannot read" in result.stderr
+
+
+def test_the_loader_reports_a_command_that_does_not_exist(tmp_path):
+    result = _loader(tmp_path, "", str(tmp_path / "nothing"))
+    assert result.returncode == 127 and "cannot run" in result.stderr
+    assert os.path.basename(str(tmp_path / "nothing")) in result.stderr

@@ -1,0 +1,215 @@
+"""The env_file module on a temporary directory (as the test's user, not root)."""
+
+import grp
+import importlib.util
+import json
+import os
+import pathlib
+import stat
+
+import pytest
+
+# The shared loader, by file path: plain pytest and ansible-test units import tests differently.
+_spec = importlib.util.spec_from_file_location("module_loading", pathlib.Path(__file__).with_name("module_loading.py"))
+module_loading = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(module_loading)
+load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
+
+env_file = load_module("env_file")
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse  # noqa: E402
+
+GROUP = grp.getgrgid(os.getgid()).gr_name
+SECRET = "k$x(9&a)*b^c#d s3cret"
+EXISTING = (
+    "# operator's comment, kept\n"
+    "DJANGO_SECRET_KEY=q$w(e&r)t*y\n"
+    "HUB_URL=http://old.example\n"
+    "SSRF_ALLOWED_HOSTS=a.example # ours\n"
+    "   ODD =  spacing kept  \\\n"
+    "  continued\n"
+    "; last comment")
+
+
+def run(capsys, **args):
+    """Run the module; (exit code, its JSON result, everything it printed)."""
+    args.setdefault("group", GROUP)
+    args.setdefault("setting", "server_maintanence_env_file")
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            env_file.main()
+    out = capsys.readouterr().out
+    return exited.value.code, json.loads(out), out
+
+
+@pytest.fixture
+def env(tmp_path):
+    path = tmp_path / "env"
+    path.write_text(EXISTING)
+    path.chmod(0o644)
+    return path
+
+
+def test_sets_a_key_on_its_line_and_appends_a_new_one_keeping_every_other_byte(capsys, env):
+    code, result, out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example", "HUB_API_KEY": SECRET})
+
+    assert code == 0 and result["changed"] is True and result["keys"] == ["HUB_API_KEY", "HUB_URL"]
+    text = env.read_text()
+    assert text == EXISTING.replace("HUB_URL=http://old.example", "HUB_URL=https://hub.example") + (
+        '\nHUB_API_KEY="k\\$x(9&a)*b^c#d s3cret"\n')
+    assert dict(parse(text))["HUB_API_KEY"] == SECRET
+    assert SECRET not in out
+
+
+def test_a_value_that_needs_quotes_reads_back_the_same(capsys, env):
+    hosts = "a.example # ours,hub.internal"
+    run(capsys, path=str(env), values={"SSRF_ALLOWED_HOSTS": hosts})
+
+    assert dict(parse(env.read_text()))["SSRF_ALLOWED_HOSTS"] == hosts
+    assert 'SSRF_ALLOWED_HOSTS="a.example # ours,hub.internal"\n' in env.read_text()
+
+
+def test_second_run_changes_nothing(capsys, env):
+    values = {"HUB_URL": "https://hub.example", "HUB_API_KEY": SECRET}
+    run(capsys, path=str(env), values=values)
+    inode = env.stat().st_ino
+
+    code, result, _out = run(capsys, path=str(env), values=values)
+
+    assert code == 0 and result["changed"] is False and result["keys"] == []
+    assert env.stat().st_ino == inode
+
+
+def test_the_file_is_0640_with_the_group_and_a_new_inode(capsys, env):
+    inode = env.stat().st_ino
+
+    run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
+
+    found = env.stat()
+    assert stat.S_IMODE(found.st_mode) == 0o640 and found.st_gid == os.getgid()
+    assert found.st_ino != inode
+    assert sorted(p.name for p in env.parent.iterdir()) == ["env"]  # no temporary file left
+
+
+def test_a_wrong_mode_alone_is_a_change(capsys, env):
+    values = {"HUB_URL": "https://hub.example"}
+    run(capsys, path=str(env), values=values)
+    env.chmod(0o644)
+
+    code, result, _out = run(capsys, path=str(env), values=values)
+
+    assert code == 0 and result["changed"] is True and result["keys"] == []
+    assert stat.S_IMODE(env.stat().st_mode) == 0o640
+
+
+def test_a_new_file_is_0640_from_its_first_byte(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "env"
+    seen = []
+    real_write = os.write
+
+    def watching_write(fd, data):
+        # Every byte goes into a file already 0640, never to the final path.
+        info = os.fstat(fd)
+        seen.append((stat.S_IMODE(info.st_mode), info.st_gid, path.exists()))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(env_file.os, "write", watching_write)
+    old_umask = os.umask(0)  # the mode comes from the module, not a umask
+    try:
+        code, result, _out = run(capsys, path=str(path), values={"INSTANCE_ID": "web-1"})
+    finally:
+        os.umask(old_umask)
+
+    assert code == 0 and result["changed"] is True
+    assert seen and all(entry == (0o640, os.getgid(), False) for entry in seen)
+    assert path.read_text() == "INSTANCE_ID=web-1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_check_mode_reports_the_change_and_writes_nothing(capsys, env):
+    before = env.read_bytes()
+
+    code, result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"},
+                             _ansible_check_mode=True)
+
+    assert code == 0 and result["changed"] is True and result["keys"] == ["HUB_URL"]
+    assert env.read_bytes() == before and stat.S_IMODE(env.stat().st_mode) == 0o644
+
+
+def test_check_mode_on_a_missing_file_creates_nothing(capsys, tmp_path):
+    code, result, _out = run(capsys, path=str(tmp_path / "env"), values={"A": "1"}, _ansible_check_mode=True)
+
+    assert code == 0 and result["changed"] is True and not (tmp_path / "env").exists()
+
+
+def test_diff_names_keys_and_never_a_value(capsys, env):
+    code, result, out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example", "HUB_API_KEY": SECRET},
+                            _ansible_diff=True, _ansible_check_mode=True)
+
+    assert code == 0
+    diff = result["diff"]
+    assert "HUB_API_KEY (value not shown, changed)" in diff["after"]
+    assert "HUB_URL (value not shown)" in diff["before"]
+    for value in (SECRET, "https://hub.example", "http://old.example", "q$w(e&r)t*y", "a.example"):
+        assert value not in out
+
+
+@pytest.mark.parametrize("plant", ["symlink", "fifo", "directory"])
+def test_a_link_or_other_file_type_is_refused_and_nothing_written(capsys, tmp_path, plant):
+    target = tmp_path / "root-only"
+    target.write_text("untouched\n")
+    path = tmp_path / "env"
+    if plant == "symlink":
+        path.symlink_to(target)
+    elif plant == "fifo":
+        os.mkfifo(str(path))
+    else:
+        path.mkdir()
+    listing = sorted(p.name for p in tmp_path.iterdir())
+
+    code, result, out = run(capsys, path=str(path), values={"HUB_API_KEY": SECRET})
+
+    assert code == 1 and result["failed"] is True
+    assert str(path) in result["msg"] and "server_maintanence_env_file" in result["msg"]
+    assert "nothing was written" in result["msg"]
+    assert target.read_text() == "untouched\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
+    assert SECRET not in out
+
+
+def test_a_link_planted_at_the_temporary_name_is_not_followed(capsys, env, tmp_path, monkeypatch):
+    """In an app-writable directory the app user may plant the next temporary
+    name: the module never writes through it."""
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched\n")
+    monkeypatch.setattr(env_file.os, "getpid", lambda: 4242)
+    (tmp_path / ".env.4242.0.tmp").symlink_to(target)
+
+    code, _result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
+
+    assert code == 0
+    assert target.read_text() == "untouched\n"
+    assert (tmp_path / ".env.4242.0.tmp").is_symlink()
+    assert dict(parse(env.read_text()))["HUB_URL"] == "https://hub.example"
+
+
+def test_a_file_ending_inside_quotes_is_refused(capsys, tmp_path):
+    path = tmp_path / "env"
+    path.write_text("A='open quote\n")
+    before = path.read_bytes()
+
+    code, result, _out = run(capsys, path=str(path), values={"B": "1"})
+
+    assert code == 1 and "other lines" in result["msg"] and path.read_bytes() == before
+
+
+def test_an_invalid_key_is_refused_without_its_value(capsys, env):
+    code, result, out = run(capsys, path=str(env), values={"BAD-KEY": SECRET})
+
+    assert code == 1 and "BAD-KEY" in result["msg"] and SECRET not in out
+
+
+def test_values_are_not_in_the_invocation(capsys, env):
+    _code, result, out = run(capsys, path=str(env), values={"HUB_API_KEY": SECRET})
+
+    assert result["invocation"]["module_args"]["values"] == {"HUB_API_KEY": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}
+    assert SECRET not in out
