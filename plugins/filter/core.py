@@ -16,6 +16,8 @@ import posixpath
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import reconcile
+
 CRON_FIELDS = (
     ("minute", 0, 59),
     ("hour", 0, 23),
@@ -24,11 +26,6 @@ CRON_FIELDS = (
     ("weekday", 0, 7),
 )
 _ELEMENT = re.compile(r"^(?:\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
-# The app's installer (bin/install/cron.sh) tags its lines with these comments.
-INSTALLER_TAGS = ("health check", "auto-update", "cluster push")
-_INSTALLER_LINE = re.compile(
-    r"#\s*server-maintanence (?:%s)\s*$" % "|".join(re.escape(t) for t in INSTALLER_TAGS)
-)
 _SPLAYABLE_MINUTE = re.compile(r"^\*/(\d+)$")
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
@@ -374,35 +371,12 @@ def cron_splay(schedule, seed):
     return " ".join(fields)
 
 
-def installer_lines(lines):
-    """Crontab lines written by the app's own installer, not by Ansible."""
-    found = []
-    previous = ""
-    for line in lines:
-        if _INSTALLER_LINE.search(line) and not line.lstrip().startswith("#") \
-                and not previous.startswith("#Ansible:"):
-            found.append(line)
-        previous = line
-    return found
-
-
-def cron_in_sync(lines, name, line, state):
-    """True when the crontab already holds exactly what ansible.builtin.cron
-    would leave for this entry, so the module call can be skipped."""
-    header = "#Ansible: %s" % name
-    positions = [i for i, text in enumerate(lines) if text == header]
-    if state == "absent":
-        return not positions
-    return len(positions) == 1 and positions[0] + 1 < len(lines) \
-        and lines[positions[0] + 1] == line
-
-
 def cron_entries(jobs, settings):
-    """The crontab entries of the app's jobs: for each, its name, the state it
-    must have, its 5 fields, the job text and the whole line. The line hands
-    the job to the role's job runner (`settings["runner"]`), which loads the
-    app's env file, holds the job's lock, applies its timeout, logs and
-    records the outcome. A job runs its `command`, or manage.py with its
+    """The crontab entries of the app's jobs, as the app_crontab module takes
+    them: for each, its name, the state it must have and its whole line. The
+    line hands the job to the role's job runner (`settings["runner"]`), which
+    loads the app's env file, holds the job's lock, applies its timeout, logs
+    and records the outcome. A job runs its `command`, or manage.py with its
     `manage` arguments through `settings["manage"]`. `markers`: the text that
     makes a crontab line this job's, the runner's call or the lock of the
     inline wrapper that the runner replaced. `settings`: runner, logs_dir,
@@ -413,44 +387,10 @@ def cron_entries(jobs, settings):
         call = "%s%s %s " % (settings["runner"], "" if job["log"] == default_log else " --log " + job["log"],
                              job["id"])
         command = job["command"] if "command" in job else "%s %s" % (settings["manage"], job["manage"])
-        text = "%s%s %s" % (call, job["timeout"], command)
-        fields = cron_fields(job["schedule"])
-        entries.append(dict(fields, name=job["name"], id=job["id"],
-                            state="present" if job["wanted"] else "absent", job=text,
-                            line=" ".join(job["schedule"].split()) + " " + text,
-                            markers=[call, " %s/%s.lock " % (settings["logs_dir"], job["id"])]))
+        entries.append({"name": job["name"], "state": "present" if job["wanted"] else "absent",
+                        "line": "%s %s%s %s" % (" ".join(job["schedule"].split()), call, job["timeout"], command),
+                        "markers": [call, " %s/%s.lock " % (settings["logs_dir"], job["id"])]})
     return entries
-
-
-def _owned_lines(lines, entries):
-    """Indexes of the crontab lines that are the role's, and whether any is
-    malformed: a header whose job line was deleted (the line after it is not
-    one of the role's, which ansible.builtin.cron would overwrite), a header
-    twice, or a job line of the role's without its header. A job line is the
-    role's when it holds one of the entry's markers."""
-    markers = {"#Ansible: %s" % entry["name"]: entry["markers"] for entry in entries}
-    every_marker = [marker for found in markers.values() for marker in found]
-
-    def marked(line, found):
-        return not line.startswith("#") and any(marker in line for marker in found)
-
-    owned, seen, broken = set(), set(), False
-    for index, line in enumerate(lines):
-        if index in owned:
-            continue
-        if line in markers:
-            owned.add(index)
-            broken = broken or line in seen
-            seen.add(line)
-            following = lines[index + 1] if index + 1 < len(lines) else ""
-            if marked(following, markers[line]):
-                owned.add(index + 1)
-            else:
-                broken = True
-        elif marked(line, every_marker):
-            owned.add(index)
-            broken = True
-    return owned, broken
 
 
 def _file_in_place(found, owner, group, mode, checksum=None):
@@ -489,9 +429,8 @@ def plan(probe, wanted):
     lines = probe["crontab"]
     entries = wanted["entries"]
     if wanted["state"] == "absent":
-        present = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], "", "absent")]
-        if present and probe["commands"]["crontab"]:
-            steps["cron_entries"] = present
+        if reconcile(lines, [dict(e, state="absent") for e in entries], take_over=False)[0] != lines:
+            steps["crontab"] = True
         # Only what the role made: its files by name, and a directory only
         # when the role's root-owned record says the role created it.
         created = [d for d in wanted["dirs"] if d["path"] and found[d["marker"]].get("type") == "file"
@@ -541,22 +480,11 @@ def plan(probe, wanted):
     if probe["systemd"] and not (services["logrotate_timer_enabled"] and services["logrotate_timer_active"]):
         steps["timer"] = True
 
-    taken_over = installer_lines(lines)
-    owned, broken = _owned_lines(lines, entries)
-    if taken_over or broken:
-        # Rewrite the crontab without the installer's lines and without any
-        # of the role's; ansible.builtin.cron then adds each entry afresh.
-        steps["crontab"] = [line for index, line in enumerate(lines)
-                            if index not in owned and line not in taken_over]
+    crontab, taken_over = reconcile(lines, entries)
+    if crontab != lines:
+        steps["crontab"] = True
+    if taken_over:
         steps["taken_over"] = taken_over
-        out_of_sync = [e["name"] for e in entries if e["state"] == "present"]
-    else:
-        out_of_sync = [e["name"] for e in entries if not cron_in_sync(lines, e["name"], e["line"], e["state"])]
-    if out_of_sync:
-        steps["cron_entries"] = out_of_sync
-
-    if not probe["uv"]["exists"]:
-        steps["uv_missing"] = True  # nothing to change for it, but worth a warning on every run
     env = wanted["env"]
     if env["manage"]:
         keys = [key for key in env["keys"] if (probe["env"].get(key) != env["plain"][key] if key in env["plain"]
@@ -721,8 +649,6 @@ class FilterModule(object):
             "env_lines": env_lines,
             "cron_fields": cron_fields,
             "cron_splay": cron_splay,
-            "installer_lines": installer_lines,
-            "cron_in_sync": cron_in_sync,
             "cron_entries": cron_entries,
             "plan": plan,
             "cron_interval": cron_interval,

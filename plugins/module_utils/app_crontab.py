@@ -45,13 +45,14 @@ def _owner(line, entries):
     return next((entry for entry in entries if any(marker in line for marker in entry["markers"])), None)
 
 
-def reconcile(lines, entries):
+def reconcile(lines, entries, take_over=True):
     """(new lines, the installer's lines taken over) for the crontab `lines`
     once `entries` ([{name, line, state, markers}]) are applied. `markers`:
     texts that make a job line the entry's (its runner call, or the lock of
-    the inline wrapper of older releases)."""
+    the inline wrapper of older releases). Without take_over the installer's
+    lines are kept (uninstall)."""
     by_header = {HEADER + entry["name"]: entry for entry in entries}
-    taken_over = installer_lines(lines)
+    taken_over = installer_lines(lines) if take_over else []
     result, placed = [], set()
 
     def place(entry):

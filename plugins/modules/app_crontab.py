@@ -54,6 +54,12 @@ options:
         type: list
         elements: str
         default: []
+  take_over:
+    description:
+      - Remove the lines the app's installer wrote (the role's entries replace them).
+      - False keeps them, as uninstalling does.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -120,6 +126,7 @@ def main():
                 "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
                 "markers": {"type": "list", "elements": "str", "default": [], "no_log": False},
             }},
+            "take_over": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -132,7 +139,7 @@ def main():
         module.exit_json(changed=True, taken_over=[], crontab=[],
                          msg="crontab is not installed yet; a real run installs the entries")
     before = read_crontab(module, user)
-    after, taken_over = reconcile(before, entries)
+    after, taken_over = reconcile(before, entries, module.params["take_over"])
     changed = after != before
     result = {"changed": changed, "taken_over": taken_over, "crontab": after}
     if module._diff:

@@ -346,13 +346,16 @@ def test_state_and_metrics_are_replaced_atomically(sandbox):
     """State and .prom files are replaced by rename (a new inode each time), readable by
     the exporter (0644), and no temporary file is left behind."""
     sandbox.ok("alpha", "30", "true")
-    first = {path: path.stat().st_ino for path in (sandbox.state_dir / "alpha.state",
-                                                   sandbox.state_dir / PROM)}
-    assert sandbox.run("beta", "30", "false").returncode == 1
-    sandbox.ok("alpha", "30", "true")
-
-    for path, inode in first.items():
-        assert path.stat().st_ino != inode, path
+    # Held open, the first files keep their inodes: a new file cannot reuse one.
+    first = {path: open(path, "rb") for path in (sandbox.state_dir / "alpha.state", sandbox.state_dir / PROM)}
+    try:
+        assert sandbox.run("beta", "30", "false").returncode == 1
+        sandbox.ok("alpha", "30", "true")
+        for path, handle in first.items():
+            assert path.stat().st_ino != os.fstat(handle.fileno()).st_ino, path
+    finally:
+        for handle in first.values():
+            handle.close()
     assert sorted(p.name for p in sandbox.state_dir.iterdir()) == [
         ".write.lock", "alpha.lock", "alpha.state", "beta.lock", "beta.state", PROM]
     for path in [*sandbox.state_dir.glob("*.state"), sandbox.state_dir / PROM]:

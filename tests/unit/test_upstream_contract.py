@@ -19,6 +19,9 @@ ROLE = REPO / "roles" / "server_maintanence"
 _spec = importlib.util.spec_from_file_location("server_maintanence_filters", REPO / "plugins" / "filter" / "core.py")
 filters = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(filters)
+_spec = importlib.util.spec_from_file_location("app_crontab", REPO / "plugins" / "module_utils" / "app_crontab.py")
+app_crontab = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(app_crontab)
 _spec = importlib.util.spec_from_file_location("systemd_env", REPO / "plugins" / "module_utils" / "systemd_env.py")
 systemd_env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(systemd_env)
@@ -80,7 +83,7 @@ def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(
 
 
 def test_the_lines_the_role_takes_over_are_the_ones_the_apps_installer_writes(app):
-    assert set(filters.INSTALLER_TAGS) == set(app.installer_lines())
+    assert set(app_crontab.INSTALLER_TAGS) == set(app.installer_lines())
 
 
 def test_uv_is_looked_for_where_and_in_the_order_the_apps_installer_looks(app):

@@ -60,29 +60,6 @@ def test_splay_leaves_a_schedule_without_an_interval_alone():
     assert filters.cron_splay("* * * * *", "x") == "* * * * *"
 
 
-def test_installer_lines_are_found_and_ansible_entries_and_comments_are_not():
-    lines = [
-        "#Ansible: server-maintanence health check",
-        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
-        "*/5 * * * * cd /opt/x && uv run python manage.py run_pipeline # server-maintanence health check",
-        "0 3 * * * bin/update.sh --rollback --auto-env # server-maintanence auto-update",
-        "*/5 * * * * push # server-maintanence cluster push  ",
-        "# 0 3 * * * old # server-maintanence auto-update",
-        "17 4 * * * /usr/bin/true # my own server-maintanence health check notes",
-    ]
-    assert filters.installer_lines(lines) == lines[2:5]
-
-
-def test_cron_in_sync_needs_exactly_one_header_followed_by_the_line():
-    lines = ["#Ansible: job", "* * * * * cmd"]
-    assert filters.cron_in_sync(lines, "job", "* * * * * cmd", "present")
-    assert not filters.cron_in_sync(lines, "job", "*/5 * * * * cmd", "present")
-    assert not filters.cron_in_sync(lines + lines, "job", "* * * * * cmd", "present")
-    assert not filters.cron_in_sync(["#Ansible: job"], "job", "* * * * * cmd", "present")
-    assert not filters.cron_in_sync(lines, "job", "", "absent")
-    assert filters.cron_in_sync(lines, "other", "", "absent")
-
-
 GOOD_INPUTS = {
     "project_dir": "/opt/server-monitoring", "logs_dir": "/opt/server-monitoring/logs",
     "uv_path": "/usr/local/bin/uv", "env_file": "/etc/server-monitoring/env",
@@ -192,27 +169,28 @@ JOB = {"name": "server-maintanence health check", "id": "health", "wanted": True
        "timeout": 240, "command": "/uv run python manage.py run_pipeline --checks-only --json", "log": "cron.log"}
 
 
+RUNNER_CALL = "/usr/local/bin/server-maintanence-job --log cron.log health 240 "
+
+
 def test_an_entry_hands_its_job_to_the_runner_with_its_log_and_timeout():
     (entry,) = filters.cron_entries([JOB], SETTINGS)
-    assert entry["state"] == "present" and entry["id"] == "health"
-    assert (entry["minute"], entry["hour"]) == ("*/5", "*")
-    assert entry["job"] == ("/usr/local/bin/server-maintanence-job --log cron.log health 240 "
-                            "/uv run python manage.py run_pipeline --checks-only --json")
-    assert entry["line"] == "*/5 * * * * " + entry["job"]
+    assert set(entry) == {"name", "state", "line", "markers"}  # what the app_crontab module takes
+    assert entry["state"] == "present" and entry["name"] == "server-maintanence health check"
+    assert entry["line"] == "*/5 * * * * " + RUNNER_CALL + "/uv run python manage.py run_pipeline --checks-only --json"
 
 
 def test_a_job_logging_to_its_own_name_needs_no_log_option():
     (entry,) = filters.cron_entries([dict(JOB, id="push", log="push.log", command="/uv run python manage.py push_to_hub")],
                                     SETTINGS)
-    assert entry["job"] == "/usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
+    assert entry["line"] == "*/5 * * * * /usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
 
 
 def test_a_manage_job_runs_manage_py_through_the_settings_command():
     job = {key: value for key, value in JOB.items() if key != "command"}
     (entry,) = filters.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
                                     dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
-    assert entry["job"] == ("/usr/local/bin/server-maintanence-job --log cron.log health 240 "
-                            "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
+    assert entry["line"] == ("*/5 * * * * " + RUNNER_CALL
+                             + "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
 
 
 def test_an_entry_is_recognised_by_its_runner_call_or_its_old_inline_lock():
@@ -303,7 +281,6 @@ def test_a_host_in_place_needs_nothing():
     (lambda p: p["paths"].update({CONFIG: {"exists": False}}), "files"),
     (lambda p: p["paths"].update({RUNNER: {"exists": True, "type": "file"}}), "remove_files"),
     (lambda p: p.update(systemd=True), "timer"),
-    (lambda p: p["uv"].update(exists=False), "uv_missing"),
     (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "dirs"),
     (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "markers"),
     (lambda p: p["paths"]["/var/lib/sm"].update(owner="www-data"), "dirs"),
@@ -325,33 +302,27 @@ def test_each_drift_shows_in_the_plan(drift, step):
     ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE.replace("run_pipeline", "run_check"), "17 4 * * * /usr/bin/true"],
     ["MAILTO=ops", "17 4 * * * /usr/bin/true"],
     [],
-])
-def test_an_edited_or_deleted_entry_is_installed_again_in_place(crontab):
-    steps = plan([lambda p: p.update(crontab=crontab)])
-    assert steps["cron_entries"] == ["server-maintanence health check"]
-    assert "crontab" not in steps  # ansible.builtin.cron edits it where it is
-
-
-@pytest.mark.parametrize("crontab", [
     # the job line deleted by hand, its header left behind
     ["MAILTO=ops", HEALTH_HEADER, "17 4 * * * /usr/bin/true"],
-    ["MAILTO=ops", "17 4 * * * /usr/bin/true", HEALTH_HEADER],
     # the header deleted, the job line left behind
     ["MAILTO=ops", HEALTH_LINE, "17 4 * * * /usr/bin/true"],
     # the entry twice
     ["MAILTO=ops", HEALTH_HEADER, HEALTH_LINE, HEALTH_HEADER, HEALTH_LINE, "17 4 * * * /usr/bin/true"],
 ])
-def test_a_malformed_entry_is_rewritten_out_and_installed_once_more(crontab):
+def test_an_edited_deleted_or_malformed_entry_puts_the_crontab_in_the_plan(crontab):
     steps = plan([lambda p: p.update(crontab=crontab)])
-    assert steps["crontab"] == ["MAILTO=ops", "17 4 * * * /usr/bin/true"]
-    assert steps["cron_entries"] == ["server-maintanence health check"]
+    assert steps == {"crontab": True}
 
 
-def test_the_installers_lines_are_taken_over_and_the_rest_kept():
+def test_the_installers_lines_are_taken_over():
     installer = "*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # server-maintanence health check"
     steps = plan([lambda p: p["crontab"].append(installer)])
-    assert steps["taken_over"] == [installer]
-    assert steps["crontab"] == ["MAILTO=ops", "17 4 * * * /usr/bin/true"]
+    assert steps == {"crontab": True, "taken_over": [installer]}
+
+
+def test_a_missing_uv_alone_needs_no_repair():
+    """Provisioning comes before the app: the warning is its own task."""
+    assert plan([lambda p: p["uv"].update(exists=False)]) == {}
 
 
 def test_a_managed_env_file_is_compared_by_the_hosts_flags_and_by_owner_and_mode():
@@ -374,7 +345,7 @@ OWN_STATE_FILES = ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/
 def test_absent_removes_what_is_there_and_nothing_else():
     wanted = dict(WANTED, state="absent")
     steps = plan(wanted=wanted)
-    assert steps == {"cron_entries": ["server-maintanence health check"],
+    assert steps == {"crontab": True,
                      "remove_files": [CONFIG] + OWN_STATE_FILES + [STATE_MARKER],
                      "remove_dirs": ["/var/lib/sm"]}
     assert plan([lambda p: p.update(crontab=[]),
