@@ -74,7 +74,7 @@ path:
   returned: always
   type: str
   sample: /etc/server-monitoring/env
-keys:
+changed_keys:
   description: The keys whose value was (or, in check mode, would be) set.
   returned: always
   type: list
@@ -206,7 +206,7 @@ def apply(module, path, values, group, setting):
                           "continued value; nothing was written" % (", ".join(changed), shown))
         owner = os.geteuid()
         in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (owner, gid, MODE)
-        result = {"changed": bool(changed) or not in_place, "path": path, "keys": changed}
+        result = {"changed": bool(changed) or not in_place, "path": path, "changed_keys": changed}
         if module._diff:
             # Words only: Ansible masks every no_log value (a "1" too) wherever it appears.
             result["diff"] = {
