@@ -241,18 +241,20 @@ def pending(hub, app):
 
 
 def test_the_inbox_line_processes_a_pushed_run(hub, agent, app):
-    hub.check_output("systemctl stop server-monitoring-inbox.service")
-    try:
-        log = push(agent)
-        assert "push OK" in log, log
-        assert pending(hub, app) >= 1
-        before = log_text(hub, "inbox.log")
-        run_job(hub, INBOX)
-        processed = re.findall(r"Processed (\d+) run", appended(hub, LOGS + "/inbox.log", before))
-        assert processed and int(processed[-1]) >= 1
-        assert pending(hub, app) == 0
-    finally:
-        hub.check_output("systemctl start server-monitoring-inbox.service")
+    # Both crons frozen: a scheduled push landing mid-test would leave a run pending.
+    with cron_frozen(agent), cron_frozen(hub):
+        hub.check_output("systemctl stop server-monitoring-inbox.service")
+        try:
+            log = push(agent)
+            assert "push OK" in log, log
+            assert pending(hub, app) >= 1
+            before = log_text(hub, "inbox.log")
+            run_job(hub, INBOX)
+            processed = re.findall(r"Processed (\d+) run", appended(hub, LOGS + "/inbox.log", before))
+            assert processed and int(processed[-1]) >= 1
+            assert pending(hub, app) == 0
+        finally:
+            hub.check_output("systemctl start server-monitoring-inbox.service")
 
 
 LOAD = r'''
