@@ -207,6 +207,20 @@ def run_job(host, name, timeout=None):
     return run_as_app(host, command)
 
 
+# Actions that run on the controller only: no module call on the host.
+CONTROLLER_SIDE = {"ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.debug",
+                   "ansible.builtin.fail", "ansible.builtin.include_role", "ansible.builtin.import_tasks",
+                   "ansible.builtin.include_tasks", "ansible.builtin.validate_argument_spec"}
+
+
+def module_calls(report, host_name):
+    """The actions a run (ansible.posix.json output) ran on the host, in
+    order, skipped tasks left out; fact gathering counts as one."""
+    actions = [task["hosts"][host_name]["action"] for play in report["plays"] for task in play["tasks"]
+               if host_name in task["hosts"] and not task["hosts"][host_name].get("skipped")]
+    return [action for action in actions if action not in CONTROLLER_SIDE]
+
+
 def recap(output):
     """{'ok': n, 'changed': n, 'failed': n, ...} summed over the PLAY RECAP."""
     totals = {}

@@ -3,9 +3,11 @@ which is then followed by a run that changes nothing; no job is ever left
 installed twice. The idempotent run skips its modules, so this is what proves
 that the probe and the planner still see each drift."""
 
+import json
+
 import pytest
 
-from conftest import APP_USER, LOGROTATE_CONFIG, LOGS, crontab_lines, recap, run_site
+from conftest import APP_USER, LOGROTATE_CONFIG, LOGS, crontab_lines, module_calls, output, recap, run_site
 
 # The cron daemon: a live (not zombie: this container's PID 1 reaps nothing)
 # cron process under PID 1; a job's forked cron child runs under the daemon.
@@ -71,3 +73,15 @@ def test_each_drift_is_put_back_and_the_next_run_changes_nothing(host, installed
     assert again.returncode == 0, again.stdout[-3000:]
     assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
     assert role_state(host) == installed
+
+
+def test_a_host_in_place_costs_one_module_call(host, installed):
+    """The planner finds nothing out of place, so the repairs are not even
+    included: only the probe runs on the host. A planner that misjudged a
+    file in place would still pass every changed=0 check (the modules find
+    nothing to do), but not this one."""
+    result = run_site(host, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    assert result.returncode == 0, output(result)[-3000:]
+    report = json.loads(result.stdout)
+    assert module_calls(report, "sm-default") == ["server_maintanence.ops.probe"]
+    assert report["stats"]["sm-default"]["changed"] == 0
