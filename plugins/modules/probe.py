@@ -230,7 +230,7 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import read as read_env
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse
 
 # Where Debian's cron keeps each user's crontab.
 CRONTABS = "/var/spool/cron/crontabs"
@@ -271,12 +271,19 @@ def _executable(path):
 
 
 def _env_values(path, keys):
-    """{key: the value the env file gives it, as systemd reads it, or None}."""
+    """{key: the value the env file gives it, as systemd reads it, or None}.
+    The file may sit where the app user writes (the app's .env): it is read
+    only when it is a regular file, never through a link, never blocking."""
     values = dict.fromkeys(keys)
-    if not keys or not os.path.isfile(path):
-        return values
-    values.update((key, value) for key, value in read_env(path) if key in values)
+    content = read_file(path, ENV_LIMIT) if keys else None
+    if content is not None:
+        values.update((key, value) for key, value in parse(content.decode("utf-8", "surrogateescape"))
+                      if key in values)
     return values
+
+
+# An env file larger than this is not read (systemd's own limit is 4 MiB per file).
+ENV_LIMIT = 1 << 20
 
 
 def _cron_running():

@@ -172,6 +172,17 @@ def test_env_values_are_read_as_systemd_reads_them(tmp_path):
                       "API_KEY": "spaced", "OURS": "a.example # ours,hub.internal", "SECRET": "k$x(9&a)*b"}
 
 
+def test_env_values_are_never_read_through_a_link_or_from_a_fifo(tmp_path):
+    """An app-writable env file (the app's .env) swapped for a link to a
+    root-only file, or for a FIFO: nothing is read, nothing blocks."""
+    secret = make_file(tmp_path / "root-only", 0o600, b"SSRF_ALLOWED_HOSTS=planted-secret\n")
+    (tmp_path / "linked.env").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo.env")
+
+    assert probe._env_values(str(tmp_path / "linked.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
+    assert probe._env_values(str(tmp_path / "fifo.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
+
+
 def test_env_values_never_returns_keys_not_asked_for(tmp_path):
     env = make_file(tmp_path / "env", content=b"SECRET_KEY=do-not-leak\nHUB_URL=https://hub\n")
 
