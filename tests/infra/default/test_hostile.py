@@ -7,6 +7,7 @@ it is unchanged (owner, mode, content) afterwards.
 """
 
 import hashlib
+import shlex
 import time
 
 import pytest
@@ -38,11 +39,7 @@ def describe(host):
 
 
 def as_app(host, command, *args):
-    host.check_output("runuser -u %s -- sh -c %s" % (APP_USER, _quote(command % args)))
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
+    host.check_output("runuser -u %s -- sh -c %s" % (APP_USER, shlex.quote(command % args)))
 
 
 def assert_refused(result, *fragments):
@@ -141,7 +138,7 @@ def test_status_neither_follows_a_linked_record_nor_waits_on_a_fifo(host, root_t
 ])
 def test_status_fails_a_forged_record_with_a_clear_line(host, planted_records, forged, fragment):
     record = host.file(STATE_DIR + "/health.state").content_string
-    as_app(host, "printf %%s %s > %s/health.state", _quote(record.replace("exit_code=0", forged)), STATE_DIR)
+    as_app(host, "printf %%s %s > %s/health.state", shlex.quote(record.replace("exit_code=0", forged)), STATE_DIR)
 
     result, seconds = timed_status(host)
 
@@ -155,7 +152,7 @@ def test_no_secret_nor_its_digest_reaches_the_output(host):
     the env file's digest never show; nor does a key the operator wrote."""
     key = "hub-key-0d9b7c2e41"
     operator_secret = "SOME_OTHER_SECRET=operator-secret-77aa"
-    host.check_output("cp -p %s %s.saved && printf '%%s\\n' %s >> %s", ENV_FILE, ENV_FILE, _quote(operator_secret),
+    host.check_output("cp -p %s %s.saved && printf '%%s\\n' %s >> %s", ENV_FILE, ENV_FILE, shlex.quote(operator_secret),
                       ENV_FILE)
     agent = {"server_maintanence_cluster_role": "agent", "server_maintanence_hub_url": "https://hub.example.com",
              "server_maintanence_manage_env_file": True, "server_maintanence_hub_api_key": key}
