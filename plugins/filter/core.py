@@ -292,8 +292,9 @@ def _missing_packages(probe, packages):
 
 def host_errors(probe, settings):
     """Every host-side rule that what the probe read breaks, before any change;
-    [] when the host can take the role. `settings`: state, guarded ({variable,
-    path, type}: the paths the app user could plant a link at or under), user,
+    [] when the host can take the role. `settings`: state, guarded (rows of
+    the role's table, {path, kind, setting}: the paths the app user could
+    plant a link at or under), user,
     group, uv (the path the entries will run), manage_packages, packages
     ({package, command, needed}), cron_daily_runner. With state absent only
     the guarded paths are checked."""
@@ -329,24 +330,25 @@ _KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory"
 
 
 def _planted(probe, guarded):
-    """A message for each guarded path (logs, state and metrics directories,
-    the env file) that is a link or of the wrong type, or that lies under a
-    link the app user could have made: the role never acts through one."""
+    """A message for each guarded path (the rows of the role's table with a
+    setting: the logs, state and metrics directories, the env file) that is
+    a link or of the wrong type, or that lies under a link the app user
+    could have made: the role never acts through one."""
     errors = []
-    for item in guarded:
-        if not item["path"]:
+    for row in guarded:
+        if not row["path"]:
             continue
-        found = probe["paths"][item["path"]]
-        name = PREFIX + item["variable"]
+        found = probe["paths"][row["path"]]
+        name, kind = row["setting"], "directory" if row["kind"] == "directory" else "file"
         if found.get("planted_link"):
             errors.append("%s %s lies under %s, a symbolic link in a directory a user other than root can "
                           "write: the role never acts through such a link. Replace it with the real directory, "
-                          "or point %s at the real path" % (name, item["path"], found["planted_link"], name))
-        elif found["exists"] and found["type"] != item["type"]:
-            wanted = item["type"] if item["type"] == "directory" else "regular file"
+                          "or point %s at the real path" % (name, row["path"], found["planted_link"], name))
+        elif found["exists"] and found["type"] != kind:
+            wanted = kind if kind == "directory" else "regular file"
             errors.append("%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
                           "nothing. Remove it if it is not the app's (as root, after checking where it points), "
-                          "then run the role again" % (name, item["path"], _KIND_NAMES[found["type"]], wanted))
+                          "then run the role again" % (name, row["path"], _KIND_NAMES[found["type"]], wanted))
     return errors
 
 
@@ -393,9 +395,41 @@ def cron_entries(jobs, settings):
     return entries
 
 
-def _file_in_place(found, owner, group, mode, checksum=None):
-    return (found["exists"] and (found.get("owner"), found.get("group")) == (owner, group)
-            and found.get("mode") == mode and (checksum is None or found.get("checksum") == checksum))
+# The record the role leaves in a directory it creates: root's, so the app
+# user cannot forge it.
+RECORD = {"owner": "root", "group": "root", "mode": "0644", "content": ""}
+
+
+def _rows(managed):
+    """The table's rows with a path, a row of several paths made one per path."""
+    for row in managed:
+        for path in row["paths"] if "paths" in row else [row["path"]]:
+            if path:
+                yield dict(row, path=path)
+
+
+def _attributes_hold(found, row):
+    return (found.get("owner"), found.get("group"), found.get("mode")) == (row["owner"], row["group"], row["mode"])
+
+
+def _in_place(found, row):
+    """Whether what the probe found at a row's path is what the row says."""
+    kind = row["kind"]
+    if kind == "link":
+        return found.get("type") == "link" and found.get("owner") == "root" and found.get("target") == row["src"]
+    if found.get("type") != kind or not _attributes_hold(found, row):
+        return False
+    return kind != "file" or found.get("checksum") == hashlib.sha1(row["content"].encode("utf-8")).hexdigest()
+
+
+def _arguments(row, state):
+    """The managed_paths item that puts a row in place: every attribute of
+    the row the module takes, nothing restated."""
+    names = {"directory": ("owner", "group", "mode", "setting"),
+             "file": ("owner", "group", "mode", "content", "validate", "setting"),
+             "link": ("src", "setting")}.get(state, ("setting",))
+    return dict({"path": row["path"], "state": state},
+                **{name: row[name] for name in names if row.get(name) is not None})
 
 
 def _removable(found):
@@ -404,46 +438,55 @@ def _removable(found):
     return found.get("type") in ("file", "link")
 
 
+def _recorded(found, record):
+    return (found.get(record) or {}).get("type") == "file" and found[record].get("owner") == RECORD["owner"]
+
+
 def plan(probe, wanted):
     """What is out of place on this host, judged from one probe reading: a
     dict with a key for each step the role must take, empty when the host is
-    as wanted. The role runs its apply tasks only when it is not empty, and
-    each of those is a plain module task that decides idempotence itself.
+    as wanted. The role runs its apply tasks only when it is not empty.
 
-    `wanted` holds state, packages ({package, command, needed}), logs_dir
-    ({path, owner, group, mode}), purge_logs, files ({dest, mode, checksum,
-    wanted}), entries (from cron_entries) and env ({manage, path,
-    group, keys: the keys the role sets, plain: {KEY: value} of those the
-    probe reads back in plain; the others' in-sync flags come from the
-    probe's env_in_sync, compared on the host}), dirs ({path, owner, group,
-    mode, marker, wanted, keep_existing}: directories the role creates
-    besides the logs, and the record it leaves in each one it created),
-    links ({path, src, wanted}), stale (files removed in both states: locks
-    of older releases, the records of jobs turned off) and owned (what else
-    state absent removes: the runner's files and the metrics link).
+    `wanted` holds state, packages ({package, command, needed}), managed (the
+    role's table of managed things, __server_maintanence_managed in
+    vars/main.yml), created_record (the name of the record the role leaves
+    in a directory it creates), entries (from cron_entries) and env (keys: the keys the
+    role sets, plain: {KEY: value} of those the probe reads back in plain;
+    the others' in-sync flags come from the probe's env_in_sync, compared on
+    the host).
 
-    Nothing is removed that is not a file or a link: a directory or a FIFO
-    found where the role's file should be is another program's."""
+    `paths` in the result lists the complete managed_paths items, in the
+    table's order, removals last; `env_file` the env_file module's arguments
+    but the values. Nothing is removed that is not a file or a link: a
+    directory or a FIFO found where the role's file should be is another
+    program's."""
     steps = {}
     found = probe["paths"]
     lines = probe["crontab"]
     entries = wanted["entries"]
+    rows = list(_rows(wanted["managed"]))
+
+    def record_of(row):
+        return posixpath.join(row["path"], wanted["created_record"])
+
     if wanted["state"] == "absent":
         if reconcile(lines, [dict(e, state="absent") for e in entries], take_over=False)[0] != lines:
             steps["crontab"] = True
         # Only what the role made: its files by name, and a directory only
         # when the role's root-owned record says the role created it.
-        created = [d for d in wanted["dirs"] if d["path"] and found[d["marker"]].get("type") == "file"
-                   and found[d["marker"]].get("owner") == "root"]
-        files = [f["dest"] for f in wanted["files"]] + wanted["stale"] + wanted["owned"] + [
-            d["marker"] for d in created]
-        remove = [path for path in files if _removable(found[path])]
-        if remove:
-            steps["remove_files"] = remove
-        if created:
-            steps["remove_dirs"] = [d["path"] for d in created]
-        if wanted["purge_logs"] and found[wanted["logs_dir"]["path"]]["exists"]:
-            steps["purge_logs"] = True
+        # Each record goes last, just before its directory: an uninstall cut
+        # short can still be finished by the next run.
+        remove, records, directories = [], [], []
+        for row in rows:
+            if row["kind"] in ("file", "link", "runner_file") and _removable(found[row["path"]]):
+                remove.append(_arguments(row, "absent"))
+            elif row["kind"] == "directory" and row.get("purge") and found[row["path"]].get("type") == "directory":
+                directories.append(_arguments(row, "purge"))
+            elif row["kind"] == "directory" and row.get("record") and _recorded(found, record_of(row)):
+                records.append({"path": record_of(row), "state": "absent"})
+                directories.append(_arguments(row, "rmdir"))
+        if remove + directories:
+            steps["paths"] = remove + records + directories
         return steps
 
     missing = _missing_packages(probe, wanted["packages"])
@@ -451,46 +494,39 @@ def plan(probe, wanted):
         steps["packages"] = missing
     if not probe["cron_running"] or probe["services"]["cron_enabled"] is False:
         steps["cron_service"] = True
-    logs = wanted["logs_dir"]
-    found_logs = found[logs["path"]]
-    if not (found_logs.get("isdir") and _file_in_place(found_logs, logs["owner"], logs["group"], logs["mode"])):
-        steps["logs_dir"] = True
-    files = [f["dest"] for f in wanted["files"]
-             if f["wanted"] and not _file_in_place(found[f["dest"]], "root", "root", f["mode"], f["checksum"])]
-    if files:
-        steps["files"] = files
-    dirs = [d for d in wanted["dirs"] if d["wanted"] and not (
-        (d["keep_existing"] and found[d["path"]]["exists"])
-        or (found[d["path"]].get("isdir") and _file_in_place(found[d["path"]], d["owner"], d["group"], d["mode"])))]
-    if dirs:
-        steps["dirs"] = [d["path"] for d in dirs]
-    markers = [d["marker"] for d in dirs if not found[d["path"]]["exists"]]
-    if markers:
-        steps["markers"] = markers
-    links = [link["path"] for link in wanted["links"] if link["wanted"] and not (
-        found[link["path"]].get("type") == "link" and found[link["path"]].get("owner") == "root"
-        and found[link["path"]].get("target") == link["src"])]
-    if links:
-        steps["links"] = links
-    stale = [f["dest"] for f in wanted["files"] if not f["wanted"] and found[f["dest"]]["exists"]]
-    stale += [path for path in wanted["stale"] if _removable(found[path])]
-    if stale:
-        steps["remove_files"] = stale
     services = probe["services"]
     if probe["systemd"] and not (services["logrotate_timer_enabled"] and services["logrotate_timer_active"]):
         steps["timer"] = True
+    put, remove = [], []
+    for row in rows:
+        here = found[row["path"]]
+        if row["kind"] == "env_file":
+            continue  # below: its keys are the env_file module's
+        if not row["wanted"]:
+            if _removable(here):
+                remove.append(_arguments(row, "absent"))
+        elif row["kind"] != "runner_file" and not (
+                (row.get("keep_existing") and here["exists"]) or _in_place(here, row)):
+            put.append(_arguments(row, row["kind"]))
+            if row.get("record") and not here["exists"]:
+                put.append(dict(RECORD, path=record_of(row), state="file"))
+    if put + remove:
+        steps["paths"] = put + remove
 
     crontab, taken_over = reconcile(lines, entries)
     if crontab != lines:
         steps["crontab"] = True
     if taken_over:
         steps["taken_over"] = taken_over
-    env = wanted["env"]
-    if env["manage"]:
-        keys = [key for key in env["keys"] if (probe["env"].get(key) != env["plain"][key] if key in env["plain"]
-                                               else not probe["env_in_sync"].get(key))]
-        if keys or not _file_in_place(found[env["path"]], "root", env["group"], "0640"):
-            steps["env_file"] = keys
+    env = next((row for row in rows if row["kind"] == "env_file" and row["wanted"]), None)
+    if env:
+        keys = [key for key in wanted["env"]["keys"]
+                if (probe["env"].get(key) != wanted["env"]["plain"][key] if key in wanted["env"]["plain"]
+                    else not probe["env_in_sync"].get(key))]
+        here = found[env["path"]]
+        if keys or not (here.get("type") == "file" and _attributes_hold(here, env)):
+            steps["env_file"] = {"path": env["path"], "owner": env["owner"], "group": env["group"],
+                                 "mode": env["mode"], "setting": env["setting"], "keys": keys}
     return steps
 
 

@@ -17,8 +17,8 @@ description:
     exactly that value, quoting it where needed. A key already set is
     rewritten on the line of its last assignment; a missing one is appended.
     Every other line is kept byte for byte.
-  - The file is always written whole, as a new file created C(0640), owned by
-    the user the module runs as (root, with become) and O(group), in the same
+  - The file is always written whole, as a new file created with O(mode),
+    owned by O(owner) and O(group), in the same
     directory before any byte goes into it, then renamed
     over O(path). Nothing is ever followed through a link, so the file may sit
     in a directory the app user can write (the app's own C(.env)).
@@ -37,6 +37,13 @@ options:
     description: The group that may read the file (the app's).
     type: str
     required: true
+  owner:
+    description: The file's owner; the user the module runs as (root, with become) when not given.
+    type: str
+  mode:
+    description: The file's octal mode, set before its first byte; it must give others no access.
+    type: str
+    default: "0640"
   setting:
     description: The role setting that names O(path), quoted in error messages.
     type: str
@@ -84,13 +91,13 @@ changed_keys:
 
 import grp
 import os
+import pwd
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import assignments, line, parse
 
-MODE = 0o640
 # An env file is a few lines; a bigger one is not what the role manages.
 SIZE_CAP = 1 << 20
 
@@ -149,23 +156,23 @@ def updated(text, values):
     return text, changed
 
 
-def write(dir_fd, name, text, gid):
-    """Replace dir/name with text: a new file, owned by this process's user
-    (root) and gid, 0640 before its first byte, renamed over the old one
-    within the directory."""
+def write(dir_fd, name, text, uid, gid, mode):
+    """Replace dir/name with text: a new file, owned by uid and gid, with
+    mode before its first byte, renamed over the old one within the
+    directory."""
     for attempt in range(100):
         temp = ".%s.%d.%d.tmp" % (name, os.getpid(), attempt)
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                         MODE, dir_fd=dir_fd)
+                         mode & 0o600, dir_fd=dir_fd)
             break
         except FileExistsError:
             continue
     else:
         raise Refused("cannot create a temporary file beside %s" % name)
     try:
-        os.fchown(fd, os.geteuid(), gid)
-        os.fchmod(fd, MODE)
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
         data = to_bytes(text, errors="surrogate_or_strict")
         while data:
             data = data[os.write(fd, data):]
@@ -184,13 +191,17 @@ def write(dir_fd, name, text, gid):
     os.fsync(dir_fd)
 
 
-def apply(module, path, values, group, setting):
+def apply(module, path, values, group, setting, owner=None, mode=0o640):
     shown = _named(path, setting)
     directory, name = os.path.split(path)
     try:
         gid = grp.getgrnam(group).gr_gid
     except KeyError:
         raise Refused("group %s does not exist" % group)
+    try:
+        uid = os.geteuid() if owner is None else pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        raise Refused("owner %s does not exist" % owner)
     try:
         dir_fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
@@ -204,8 +215,7 @@ def apply(module, path, values, group, setting):
         if any(after.get(key) != values[key] for key in values) or any(after.get(k) != before[k] for k in others):
             raise Refused("cannot set %s in %s without changing its other lines: it ends inside a quoted or "
                           "continued value; nothing was written" % (", ".join(changed), shown))
-        owner = os.geteuid()
-        in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (owner, gid, MODE)
+        in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode)
         result = {"changed": bool(changed) or not in_place, "path": path, "changed_keys": changed}
         if module._diff:
             # Words only: Ansible masks every no_log value (a "1" too) wherever it appears.
@@ -216,7 +226,7 @@ def apply(module, path, values, group, setting):
                 "after": "".join("%s (value not shown%s)\n" % (key, ", changed" if key in changed else "")
                                  for key in sorted(values))}
         if result["changed"] and not module.check_mode:
-            write(dir_fd, name, new, gid)
+            write(dir_fd, name, new, uid, gid, mode)
         return result
     finally:
         os.close(dir_fd)
@@ -228,11 +238,20 @@ def main():
             "path": {"type": "path", "required": True},
             "values": {"type": "dict", "required": True, "no_log": True},
             "group": {"type": "str", "required": True},
+            "owner": {"type": "str"},
+            "mode": {"type": "str", "default": "0640"},
             "setting": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     params = module.params
+    try:
+        mode = int(params["mode"], 8)
+    except ValueError:
+        mode = None
+    if mode is None or mode & 0o007 or mode > 0o7777:
+        module.fail_json(msg="mode %s of %s is not an octal mode that gives others no access"
+                         % (params["mode"], _named(params["path"], params["setting"])))
     values = dict((key, str(value)) for key, value in params["values"].items())
     try:
         for key, value in values.items():
@@ -241,7 +260,7 @@ def main():
         module.fail_json(msg="refusing to write %s: key %s cannot be read back by systemd (its value is not shown)"
                          % (_named(params["path"], params["setting"]), key))
     try:
-        result = apply(module, params["path"], values, params["group"], params["setting"])
+        result = apply(module, params["path"], values, params["group"], params["setting"], params["owner"], mode)
     except Refused as error:
         module.fail_json(msg=str(error))
     except OSError as error:

@@ -1,6 +1,7 @@
 """The role's controller-side filters, without a host."""
 
 import copy
+import hashlib
 import importlib.util
 import pathlib
 
@@ -210,10 +211,31 @@ ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster 
                                           wanted=False, log="push.log")], SETTINGS)
 HEALTH_HEADER, HEALTH_LINE = "#Ansible: server-maintanence health check", ENTRIES[0]["line"]
 CONFIG, RUNNER = "/etc/logrotate.d/server-maintanence", "/etc/cron.hourly/server-maintanence-logrotate"
-STATE_MARKER, NODE_MARKER = "/var/lib/sm/.created-by-server-maintanence", "/var/lib/node/.created-by-server-maintanence"
+RECORD = ".created-by-server-maintanence"
+STATE_MARKER, NODE_MARKER = "/var/lib/sm/" + RECORD, "/var/lib/node/" + RECORD
 METRICS_LINK = "/var/lib/node/server_maintanence.prom"
-FILES = [{"dest": CONFIG, "mode": "0644", "checksum": "c1", "wanted": True},
-         {"dest": RUNNER, "mode": "0755", "checksum": "c2", "wanted": False}]
+POLICY = "/opt/sm/logs/*.log {\n    weekly\n}\n"
+LOGS_ROW = {"path": "/opt/sm/logs", "kind": "directory", "owner": "www-data", "group": "www-data", "mode": "0750",
+            "wanted": True, "purge": False, "setting": "server_maintanence_logs_dir"}
+# As roles/server_maintanence/vars/main.yml writes the table.
+MANAGED = [
+    LOGS_ROW,
+    {"path": "/var/lib/sm", "kind": "directory", "owner": "root", "group": "www-data", "mode": "0775",
+     "wanted": True, "record": True, "setting": "server_maintanence_state_dir"},
+    {"path": "/var/lib/node", "kind": "directory", "owner": "root", "group": "root", "mode": "0755",
+     "wanted": True, "record": True, "keep_existing": True, "setting": "server_maintanence_metrics_dir"},
+    {"path": METRICS_LINK, "kind": "link", "src": "/var/lib/sm/server_maintanence.prom", "wanted": True},
+    {"path": CONFIG, "kind": "file", "content": POLICY, "owner": "root", "group": "root", "mode": "0644",
+     "validate": "logrotate -d %s", "wanted": True},
+    {"path": RUNNER, "kind": "file", "content": "#!/bin/sh\n", "owner": "root", "group": "root", "mode": "0755",
+     "validate": "sh -n %s", "wanted": False},
+    {"paths": ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/server_maintanence.prom"],
+     "kind": "runner_file", "wanted": True},
+    {"paths": ["/var/lib/sm/push.state", "/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock"],
+     "kind": "runner_file", "wanted": False},
+    {"path": "", "kind": "env_file", "owner": "root", "group": "www-data", "mode": "0640", "wanted": True,
+     "setting": "server_maintanence_env_file"},
+]
 IN_PLACE_PROBE = {
     "commands": {"crontab": True, "logrotate": True, "zstd": False},
     "cron_running": True, "systemd": False,
@@ -224,7 +246,8 @@ IN_PLACE_PROBE = {
     "paths": {
         "/opt/sm/logs": {"exists": True, "type": "directory", "isdir": True, "owner": "www-data",
                          "group": "www-data", "mode": "0750"},
-        CONFIG: {"exists": True, "type": "file", "owner": "root", "group": "root", "mode": "0644", "checksum": "c1"},
+        CONFIG: {"exists": True, "type": "file", "owner": "root", "group": "root", "mode": "0644",
+                 "checksum": hashlib.sha1(POLICY.encode()).hexdigest()},
         RUNNER: {"exists": False},
         "/opt/sm/logs/health.lock": {"exists": False}, "/opt/sm/logs/push.lock": {"exists": False},
         "/var/lib/sm": {"exists": True, "type": "directory", "isdir": True, "owner": "root", "group": "www-data",
@@ -239,23 +262,14 @@ IN_PLACE_PROBE = {
         METRICS_LINK: {"exists": True, "type": "link", "owner": "root", "group": "root",
                        "target": "/var/lib/sm/server_maintanence.prom"},
         "/var/lib/sm/push.state": {"exists": False},
-        "/etc/sm/env": {"exists": True, "owner": "root", "group": "www-data", "mode": "0640"},
+        "/etc/sm/env": {"exists": True, "type": "file", "owner": "root", "group": "www-data", "mode": "0640"},
     },
 }
 WANTED = {"state": "present",
           "packages": [{"package": "cron", "command": "crontab", "needed": True},
                        {"package": "zstd", "command": "zstd", "needed": False}],
-          "logs_dir": {"path": "/opt/sm/logs", "owner": "www-data", "group": "www-data", "mode": "0750"},
-          "purge_logs": False, "files": FILES,
-          "dirs": [{"path": "/var/lib/sm", "owner": "root", "group": "www-data", "mode": "0775",
-                    "marker": STATE_MARKER, "wanted": True, "keep_existing": False},
-                   {"path": "/var/lib/node", "owner": "root", "group": "root", "mode": "0755",
-                    "marker": NODE_MARKER, "wanted": True, "keep_existing": True}],
-          "links": [{"path": METRICS_LINK, "src": "/var/lib/sm/server_maintanence.prom", "wanted": True}],
-          "stale": ["/opt/sm/logs/health.lock", "/opt/sm/logs/push.lock", "/var/lib/sm/push.state"],
-          "owned": ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/push.state",
-                    "/var/lib/sm/server_maintanence.prom", METRICS_LINK],
-          "entries": ENTRIES, "env": {"manage": False, "path": "/etc/sm/env", "group": "www-data", "keys": [], "plain": {}}}
+          "managed": MANAGED, "created_record": RECORD,
+          "entries": ENTRIES, "env": {"keys": [], "plain": {}}}
 
 
 def plan(changes=None, wanted=None):
@@ -265,6 +279,18 @@ def plan(changes=None, wanted=None):
     return filters.plan(probe, wanted or WANTED)
 
 
+def with_rows(*rows, **more):
+    """WANTED with each row replacing the one of its kind and setting, where it stands."""
+    def replaced(row):
+        return next((new for new in rows if row.get("setting") and
+                     (new["kind"], new.get("setting")) == (row["kind"], row["setting"])), row)
+    return dict(WANTED, managed=[replaced(row) for row in MANAGED], **more)
+
+
+def planned_paths(steps):
+    return [item["path"] for item in steps.get("paths", [])]
+
+
 def test_a_host_in_place_needs_nothing():
     assert plan() == {}
 
@@ -272,29 +298,70 @@ def test_a_host_in_place_needs_nothing():
 @pytest.mark.parametrize("drift, step", [
     (lambda p: p["commands"].update(crontab=False), "packages"),
     (lambda p: p.update(cron_running=False), "cron_service"),
-    (lambda p: p["paths"]["/opt/sm/logs"].update(mode="0755"), "logs_dir"),
-    (lambda p: p["paths"]["/opt/sm/logs"].update(owner="root"), "logs_dir"),
-    (lambda p: p["paths"].update({"/opt/sm/logs": {"exists": False}}), "logs_dir"),
-    (lambda p: p["paths"][CONFIG].update(checksum="edited"), "files"),
-    (lambda p: p["paths"][CONFIG].update(mode="0666"), "files"),
-    (lambda p: p["paths"][CONFIG].update(group="www-data"), "files"),
-    (lambda p: p["paths"].update({CONFIG: {"exists": False}}), "files"),
-    (lambda p: p["paths"].update({RUNNER: {"exists": True, "type": "file"}}), "remove_files"),
     (lambda p: p.update(systemd=True), "timer"),
-    (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "dirs"),
-    (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "markers"),
-    (lambda p: p["paths"]["/var/lib/sm"].update(owner="www-data"), "dirs"),
-    (lambda p: p["paths"]["/var/lib/sm"].update(mode="0755"), "dirs"),
-    (lambda p: p["paths"].update({"/var/lib/node": {"exists": False}}), "dirs"),
-    (lambda p: p["paths"][METRICS_LINK].update(target="/etc/shadow"), "links"),
-    (lambda p: p["paths"][METRICS_LINK].update(type="file"), "links"),
-    (lambda p: p["paths"].update({METRICS_LINK: {"exists": False}}), "links"),
-    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file"), "remove_files"),
-    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="link"), "remove_files"),
-    (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True, type="file"), "remove_files"),
 ])
-def test_each_drift_shows_in_the_plan(drift, step):
+def test_each_service_drift_shows_in_the_plan(drift, step):
     assert step in plan([drift])
+
+
+@pytest.mark.parametrize("drift, path", [
+    (lambda p: p["paths"]["/opt/sm/logs"].update(mode="0755"), "/opt/sm/logs"),
+    (lambda p: p["paths"]["/opt/sm/logs"].update(owner="root"), "/opt/sm/logs"),
+    (lambda p: p["paths"]["/opt/sm/logs"].update(group="root"), "/opt/sm/logs"),
+    (lambda p: p["paths"].update({"/opt/sm/logs": {"exists": False}}), "/opt/sm/logs"),
+    (lambda p: p["paths"][CONFIG].update(checksum="edited"), CONFIG),
+    (lambda p: p["paths"][CONFIG].update(mode="0666"), CONFIG),
+    (lambda p: p["paths"][CONFIG].update(owner="www-data"), CONFIG),
+    (lambda p: p["paths"][CONFIG].update(group="www-data"), CONFIG),
+    (lambda p: p["paths"][CONFIG].update(type="link", target="/tmp/x"), CONFIG),
+    (lambda p: p["paths"].update({CONFIG: {"exists": False}}), CONFIG),
+    (lambda p: p["paths"].update({RUNNER: {"exists": True, "type": "file"}}), RUNNER),
+    (lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}), "/var/lib/sm"),
+    (lambda p: p["paths"]["/var/lib/sm"].update(owner="www-data"), "/var/lib/sm"),
+    (lambda p: p["paths"]["/var/lib/sm"].update(mode="0755"), "/var/lib/sm"),
+    (lambda p: p["paths"].update({"/var/lib/node": {"exists": False}}), "/var/lib/node"),
+    (lambda p: p["paths"][METRICS_LINK].update(target="/etc/shadow"), METRICS_LINK),
+    (lambda p: p["paths"][METRICS_LINK].update(owner="www-data"), METRICS_LINK),
+    (lambda p: p["paths"][METRICS_LINK].update(type="file"), METRICS_LINK),
+    (lambda p: p["paths"].update({METRICS_LINK: {"exists": False}}), METRICS_LINK),
+    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file"), "/opt/sm/logs/health.lock"),
+    (lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="link"), "/opt/sm/logs/health.lock"),
+    (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True, type="file"), "/var/lib/sm/push.state"),
+])
+def test_each_drift_of_a_row_puts_its_path_in_the_plan(drift, path):
+    """A directory the role creates also gets its record; nothing else is planned."""
+    created = {"/var/lib/sm": STATE_MARKER, "/var/lib/node": NODE_MARKER}
+    probe = copy.deepcopy(IN_PLACE_PROBE)
+    drift(probe)
+    record = [created[path]] if path in created and not probe["paths"][path]["exists"] else []
+    assert planned_paths(plan([drift])) == [path] + record
+
+
+def test_a_directory_the_role_creates_gets_its_record_and_only_then():
+    assert planned_paths(plan([lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}})])) == [
+        "/var/lib/sm", STATE_MARKER]
+    assert planned_paths(plan([lambda p: p["paths"]["/var/lib/sm"].update(mode="0755")])) == ["/var/lib/sm"]
+
+
+def test_a_row_out_of_place_is_handed_over_with_all_its_attributes():
+    steps = plan([lambda p: p["paths"][CONFIG].update(mode="0666"),
+                  lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}}),
+                  lambda p: p["paths"][METRICS_LINK].update(target="/etc/shadow"),
+                  lambda p: p["paths"]["/opt/sm/logs/push.lock"].update(exists=True, type="file")])
+    assert steps["paths"] == [
+        {"path": "/var/lib/sm", "state": "directory", "owner": "root", "group": "www-data", "mode": "0775",
+         "setting": "server_maintanence_state_dir"},
+        {"path": STATE_MARKER, "state": "file", "owner": "root", "group": "root", "mode": "0644", "content": ""},
+        {"path": METRICS_LINK, "state": "link", "src": "/var/lib/sm/server_maintanence.prom"},
+        {"path": CONFIG, "state": "file", "content": POLICY, "owner": "root", "group": "root", "mode": "0644",
+         "validate": "logrotate -d %s"},
+        {"path": "/opt/sm/logs/push.lock", "state": "absent"},
+    ]
+
+
+def test_the_runners_own_files_are_left_to_it_while_present():
+    assert plan([lambda p: p["paths"].update({"/var/lib/sm/health.state": {"exists": False},
+                                              "/var/lib/sm/health.lock": {"exists": True, "type": "directory"}})]) == {}
 
 
 @pytest.mark.parametrize("crontab", [
@@ -326,39 +393,49 @@ def test_a_missing_uv_alone_needs_no_repair():
 
 
 def test_a_managed_env_file_is_compared_by_the_hosts_flags_and_by_owner_and_mode():
-    wanted = copy.deepcopy(WANTED)
-    wanted["env"].update(manage=True, keys=["API_KEY_AUTH_ENABLED", "SSRF_ALLOWED_HOSTS"],
-                         plain={"SSRF_ALLOWED_HOSTS": "a,hub"})
+    env_row = dict(MANAGED[-1], path="/etc/sm/env")
+    wanted = with_rows(env_row, env={"keys": ["API_KEY_AUTH_ENABLED", "SSRF_ALLOWED_HOSTS"],
+                                     "plain": {"SSRF_ALLOWED_HOSTS": "a,hub"}})
     in_sync = [lambda p: p.update(env_in_sync={"API_KEY_AUTH_ENABLED": True}, env={"SSRF_ALLOWED_HOSTS": "a,hub"})]
     assert plan(in_sync, wanted) == {}
-    assert plan(in_sync + [lambda p: p["env_in_sync"].update(API_KEY_AUTH_ENABLED=False)], wanted)["env_file"] == [
-        "API_KEY_AUTH_ENABLED"]
-    assert plan(in_sync + [lambda p: p["env"].update(SSRF_ALLOWED_HOSTS="a")], wanted)["env_file"] == [
+    arguments = {"path": "/etc/sm/env", "owner": "root", "group": "www-data", "mode": "0640",
+                 "setting": "server_maintanence_env_file"}
+    assert plan(in_sync + [lambda p: p["env_in_sync"].update(API_KEY_AUTH_ENABLED=False)], wanted)["env_file"] == dict(
+        arguments, keys=["API_KEY_AUTH_ENABLED"])
+    assert plan(in_sync + [lambda p: p["env"].update(SSRF_ALLOWED_HOSTS="a")], wanted)["env_file"]["keys"] == [
         "SSRF_ALLOWED_HOSTS"]
-    assert "env_file" in plan(in_sync + [lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")], wanted)
+    for drift in ({"mode": "0644"}, {"owner": "www-data"}, {"group": "root"}):
+        assert plan(in_sync + [lambda p: p["paths"]["/etc/sm/env"].update(drift)], wanted)["env_file"] == dict(
+            arguments, keys=[])
+    assert plan(in_sync + [lambda p: p["paths"]["/etc/sm/env"].update(mode="0644")],
+                with_rows(dict(env_row, wanted=False))) == {}
 
 
-OWN_STATE_FILES = ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/server_maintanence.prom",
-                   METRICS_LINK]
+OWN_STATE_FILES = ["/var/lib/sm/health.state", "/var/lib/sm/health.lock", "/var/lib/sm/server_maintanence.prom"]
+
+
+def absent(*paths):
+    return [{"path": path, "state": "absent"} for path in paths]
 
 
 def test_absent_removes_what_is_there_and_nothing_else():
     wanted = dict(WANTED, state="absent")
     steps = plan(wanted=wanted)
     assert steps == {"crontab": True,
-                     "remove_files": [CONFIG] + OWN_STATE_FILES + [STATE_MARKER],
-                     "remove_dirs": ["/var/lib/sm"]}
+                     "paths": absent(METRICS_LINK, CONFIG, *OWN_STATE_FILES) + absent(STATE_MARKER) + [
+                         {"path": "/var/lib/sm", "state": "rmdir", "setting": "server_maintanence_state_dir"}]}
+    purging = with_rows(dict(LOGS_ROW, purge=True), state="absent")
     assert plan([lambda p: p.update(crontab=[]),
-                 lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file")],
-                dict(wanted, purge_logs=True)) == {
-        "remove_files": [CONFIG, "/opt/sm/logs/health.lock"] + OWN_STATE_FILES + [STATE_MARKER],
-        "remove_dirs": ["/var/lib/sm"], "purge_logs": True}
+                 lambda p: p["paths"]["/opt/sm/logs/health.lock"].update(exists=True, type="file")], purging) == {
+        "paths": absent(METRICS_LINK, CONFIG, *OWN_STATE_FILES) + absent("/opt/sm/logs/health.lock", STATE_MARKER)
+        + [{"path": "/opt/sm/logs", "state": "purge", "setting": "server_maintanence_logs_dir"},
+           {"path": "/var/lib/sm", "state": "rmdir", "setting": "server_maintanence_state_dir"}]}
 
 
 def test_the_metrics_directory_is_created_when_missing_and_otherwise_left_as_it_is():
     assert plan([lambda p: p["paths"]["/var/lib/node"].update(owner="root", mode="0700")]) == {}
     steps = plan([lambda p: p["paths"].update({"/var/lib/node": {"exists": False}})])
-    assert steps["dirs"] == ["/var/lib/node"] and steps["markers"] == [NODE_MARKER]
+    assert planned_paths(steps) == ["/var/lib/node", NODE_MARKER]
 
 
 @pytest.mark.parametrize("marker", [
@@ -369,7 +446,7 @@ def test_the_metrics_directory_is_created_when_missing_and_otherwise_left_as_it_
 ])
 def test_absent_keeps_a_directory_the_role_did_not_record_creating(marker):
     steps = plan([lambda p: p["paths"].update({STATE_MARKER: marker})], dict(WANTED, state="absent"))
-    assert "remove_dirs" not in steps and STATE_MARKER not in steps["remove_files"]
+    assert "/var/lib/sm" not in planned_paths(steps) and STATE_MARKER not in planned_paths(steps)
 
 
 @pytest.mark.parametrize("kind", ["directory", "other"])
@@ -378,7 +455,13 @@ def test_what_is_not_a_file_or_a_link_is_never_removed(kind):
     steps = plan([lambda p: p["paths"].update({"/opt/sm/logs/health.lock": planted,
                                               "/var/lib/sm/health.state": planted})],
                  dict(WANTED, state="absent"))
-    assert "/opt/sm/logs/health.lock" not in steps["remove_files"]
-    assert "/var/lib/sm/health.state" not in steps["remove_files"]
-    assert "/opt/sm/logs/health.lock" not in plan([lambda p: p["paths"].update(
-        {"/opt/sm/logs/health.lock": planted})]).get("remove_files", [])
+    assert "/opt/sm/logs/health.lock" not in planned_paths(steps)
+    assert "/var/lib/sm/health.state" not in planned_paths(steps)
+    assert "/opt/sm/logs/health.lock" not in planned_paths(plan([lambda p: p["paths"].update(
+        {"/opt/sm/logs/health.lock": planted})]))
+
+
+def test_a_link_in_place_of_the_logs_is_never_purged():
+    steps = plan([lambda p: p["paths"].update({"/opt/sm/logs": {"exists": True, "type": "link", "owner": "www-data"}})],
+                 with_rows(dict(LOGS_ROW, purge=True), state="absent"))
+    assert "/opt/sm/logs" not in planned_paths(steps)

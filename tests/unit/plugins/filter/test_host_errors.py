@@ -24,10 +24,10 @@ HEALTHY = {
               STATE: {"exists": False, "planted_link": None},
               ENV: {"exists": True, "type": "file", "planted_link": None}},
 }
-GUARDED = [{"variable": "logs_dir", "path": LOGS, "type": "directory"},
-           {"variable": "state_dir", "path": STATE, "type": "directory"},
-           {"variable": "metrics_dir", "path": "", "type": "directory"},
-           {"variable": "env_file", "path": ENV, "type": "file"}]
+GUARDED = [{"setting": "server_maintanence_logs_dir", "path": LOGS, "kind": "directory"},
+           {"setting": "server_maintanence_state_dir", "path": STATE, "kind": "directory"},
+           {"setting": "server_maintanence_metrics_dir", "path": "", "kind": "directory"},
+           {"setting": "server_maintanence_env_file", "path": ENV, "kind": "env_file"}]
 SETTINGS = {"state": "present", "guarded": GUARDED, "user": "www-data", "group": "www-data",
             "uv": "/var/www/.local/bin/uv",
             "manage_packages": True, "cron_daily_runner": RUNNER,
