@@ -5,6 +5,8 @@
 #   - the idempotent run of playbooks/site.yml on N hosts, target <= 1.3x;
 #   - the first converge of a fresh stock Debian host (cron and logrotate
 #     present), target <= 2.5x;
+#   - a run after one setting changed (the health check's schedule) on one
+#     converged host, target <= 1.5x;
 #   - for a per-task view, one idempotent run on the largest N with the
 #     ansible.posix.profile_tasks and ansible.posix.timer callbacks.
 # Hosts are local/debian-stock:bookworm containers (built if missing), docker
@@ -97,6 +99,16 @@ bench "first converge on a fresh host" "$WORK/converge.csv" --prepare "$(host_cm
     -n floor "ansible-playbook -i $WORK/fresh.ini $FLOOR" \
     -n converge "ansible-playbook -i $WORK/fresh.ini $SITE"
 
+# ----------------------------------------------- one setting changed, 1 host --
+# Each timed run changes the health check's schedule, the prepare step puts
+# the default back (untimed): the run pays for the crontab rewrite alone.
+inventory "$WORK/setting.ini" "${BENCH_PREFIX}1"
+schedule() { printf '%s' "-e '{\"server_maintanence_health_check_schedule\": \"$1\"}'"; }
+bench "a run after one setting changed" "$WORK/setting.csv" \
+    --prepare "ansible-playbook -i $WORK/setting.ini $SITE $(schedule '*/5 * * * *') >/dev/null" \
+    -n floor "ansible-playbook -i $WORK/setting.ini $FLOOR" \
+    -n setting "ansible-playbook -i $WORK/setting.ini $SITE $(schedule '*/7 * * * *')"
+
 # ------------------------------------------------------------ per-task view --
 log "one idempotent run on $largest host(s) with profile_tasks and timer"
 ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.timer \
@@ -122,6 +134,13 @@ printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "conv. median" ratio t
 verdict 1 "$(median "$WORK/converge.csv" floor)" "$(median "$WORK/converge.csv" converge)" 2.5
 [ "$(changed_hosts "$WORK/converge.csv.out")" -eq 1 ] \
     || echo "      NOTE: the last converge run changed nothing: it was not a first converge"
+
+echo
+echo "a run after the health check's schedule changed vs. the floor, same host"
+printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "run median" ratio target verdict
+verdict 1 "$(median "$WORK/setting.csv" floor)" "$(median "$WORK/setting.csv" setting)" 1.5
+[ "$(changed_hosts "$WORK/setting.csv.out")" -eq 1 ] \
+    || echo "      NOTE: the last run changed nothing: the setting did not change"
 
 echo
 echo "per-task times, one idempotent run on $largest host(s) (ansible.posix.profile_tasks, top 10):"

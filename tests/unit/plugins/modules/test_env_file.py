@@ -4,6 +4,7 @@ import grp
 import importlib.util
 import json
 import os
+import pwd
 import pathlib
 import stat
 
@@ -99,6 +100,29 @@ def test_a_wrong_mode_alone_is_a_change(capsys, env):
 
     assert code == 0 and result["changed"] is True and result["changed_keys"] == []
     assert stat.S_IMODE(env.stat().st_mode) == 0o640
+
+
+def test_the_mode_and_owner_given_are_the_files(capsys, env):
+    values = {"HUB_URL": "https://hub.example"}
+    owner = pwd.getpwuid(os.getuid()).pw_name
+    code, result, _out = run(capsys, path=str(env), values=values, mode="0600", owner=owner)
+
+    assert code == 0 and result["changed"] is True
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600 and env.stat().st_uid == os.getuid()
+    assert run(capsys, path=str(env), values=values, mode="0600", owner=owner)[1]["changed"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"mode": "0644"}, "mode 0644 of "),
+    ({"mode": "rw"}, "mode rw of "),
+    ({"owner": "no-such-user-here"}, "owner no-such-user-here does not exist"),
+])
+def test_a_mode_open_to_others_or_an_unknown_owner_is_refused(capsys, env, args, message):
+    before = env.read_bytes()
+    code, result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"}, **args)
+
+    assert code == 1 and message in result["msg"]
+    assert env.read_bytes() == before
 
 
 def test_a_new_file_is_0640_from_its_first_byte(capsys, tmp_path, monkeypatch):
