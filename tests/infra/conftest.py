@@ -12,8 +12,8 @@ import pathlib
 import re
 import shlex
 import subprocess
-
 import sys
+import uuid
 
 import pytest
 import testinfra
@@ -93,6 +93,25 @@ def expected_entries(inventory_vars, cluster_role):
     if inventory_vars.get("server_maintanence_inbox_cron_enabled"):
         names.add("server-maintanence inbox drain")
     return names
+
+
+def installer_lines(app, uv):
+    """The lines the app's own installer (bin/install/cron.sh) writes in the
+    app user's crontab on this layout, one a job it knows, as its *_CMD and
+    *_ID say, with its default schedule and the uv it found."""
+    values = {"PROJECT_DIR": APP_DIR, "UV_PATH": uv, "_BIN_DIR": APP_DIR + "/bin"}
+    lines = []
+    for tag, command in app.installer_lines().items():
+        command = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", command)  # LOG_DIR unset: its default
+        command = re.sub(r"\$(\w+)", lambda name: values[name.group(1)], command)
+        lines.append("*/5 * * * * %s %s%s" % (command, upstream_app.CRON_TAG, tag))
+    return lines
+
+
+def write_crontab(host, lines):
+    """Replace the app user's crontab with these lines, through crontab(1)."""
+    host.check_output("printf '%%s\\n' %s | crontab -u %s -" % (
+        " ".join(shlex.quote(line) for line in lines), APP_USER))
 
 
 def crontab_lines(host):
@@ -250,6 +269,21 @@ def snapshot(host, logs_content=True):
     env file, the logs directory and (by default) every file in it."""
     state = host.check_output(ROLE_STATE)
     return state + "\n" + host.check_output(LOGS_CONTENT) if logs_content else state
+
+
+@contextlib.contextmanager
+def new_container(prefix):
+    """A container of its own, named prefix + a random suffix, of a host the
+    role never touched (local/debian:bookworm, or SM_FRESH_IMAGE); removed
+    afterwards. The scenario's own host stays as it is."""
+    name = prefix + uuid.uuid4().hex[:8]
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host",
+                    os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
+                   check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
 
 
 @contextlib.contextmanager

@@ -1,26 +1,18 @@
 """--check --diff on a never-provisioned container reports and changes nothing."""
 
-import os
 import subprocess
-import uuid
 
 import pytest
 
-from conftest import LOGROTATE_CONFIG, LOGS, recap, run_site
+from conftest import LOGROTATE_CONFIG, LOGS, new_container, recap, run_site
 
 
 @pytest.fixture
 def fresh_container():
-    name = "sm-fresh-" + uuid.uuid4().hex[:8]
-    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host",
-                    os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
-                   check=True, capture_output=True)
-    try:
+    with new_container("sm-fresh-") as name:
         # A real server has package lists; the bare image has none.
         subprocess.run(["docker", "exec", name, "apt-get", "update", "-qq"], check=True, capture_output=True)
         yield name
-    finally:
-        subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
 
 
 def docker_exec(name, command):

@@ -1,10 +1,10 @@
 """Reruns, overlap, takeover of the installer's lines, uninstall and reinstall."""
 
-import shlex
 import time
 
 from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
-                      job_command, recap, run_as_app, run_site, snapshot, uv_on)
+                      installer_lines, job_command, recap, run_as_app, run_site, snapshot, uv_on,
+                      write_crontab)
 
 
 def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
@@ -26,22 +26,15 @@ def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
         host.check_output("rm -f %s/slow", APP_DIR)
 
 
-def test_installer_lines_are_taken_over_and_other_lines_kept(host):
-    installer = [
-        "*/5 * * * * cd %s && uv run python manage.py run_pipeline --checks-only --json"
-        " >> logs/cron.log 2>&1 # server-maintanence health check" % APP_DIR,
-        "0 3 * * * cd %s && bin/update.sh --rollback --auto-env >> logs/update.log 2>&1"
-        " # server-maintanence auto-update" % APP_DIR,
-    ]
+def test_installer_lines_are_taken_over_and_other_lines_kept(host, app):
+    installer = installer_lines(app, uv_on(host, app))
     unrelated = "17 4 * * * /usr/bin/true # the operator's own line"
-    seeded = crontab_lines(host) + installer + [unrelated]
-    host.check_output("printf '%%s\\n' %s | crontab -u %s -" % (
-        " ".join(shlex.quote(line) for line in seeded), APP_USER))
+    write_crontab(host, crontab_lines(host) + installer + [unrelated])
     before = set(crontab_entries(host).items())
 
     result = run_site(host)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "Taking over 2 line(s)" in " ".join(result.stdout.split())
+    assert "Taking over %d line(s)" % len(installer) in " ".join(result.stdout.split())
     lines = crontab_lines(host)
     assert not [line for line in lines if line in installer]
     assert unrelated in lines
