@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import (APP_DIR, APP_USER, cron_frozen, crontab_entries, job_command, job_record, molecule_host, output,
-                      run_job, run_site, run_status, status_table, write_job_record)
+                      recap, run_job, run_site, run_status, status_table, write_job_record)
 
 ENV_FILE = "/etc/server-monitoring/env"
 
@@ -54,6 +54,20 @@ def test_env_file_holds_the_cluster_keys_with_safe_modes(host, app, cluster_role
         # The app's own parser must read the written value as "auth on".
         assert app.setting_from_env("API_KEY_AUTH_ENABLED", values["API_KEY_AUTH_ENABLED"]) is True
         assert not {"HUB_URL", "HUB_API_KEY"} & set(values)
+
+
+def test_the_env_files_owner_and_mode_are_put_back_and_its_lines_kept(host):
+    """The env file's row of the role's table: root:<group> 0640."""
+    before = host.check_output("sha256sum %s", ENV_FILE)
+    host.check_output("chown %s %s && chmod 0644 %s", APP_USER, ENV_FILE, ENV_FILE)
+    repaired = run_site(host)
+    assert repaired.returncode == 0, output(repaired)[-3000:]
+    assert recap(repaired.stdout)["changed"] >= 1
+    env = host.file(ENV_FILE)
+    assert (env.user, env.group, env.mode) == ("root", APP_USER, 0o640)
+    assert host.check_output("sha256sum %s", ENV_FILE) == before
+    again = run_site(host)
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, output(again)[-3000:]
 
 
 def test_the_api_key_never_reaches_crontab_or_process_list(host):

@@ -7,13 +7,20 @@ import json
 
 import pytest
 
-from conftest import APP_USER, LOGROTATE_CONFIG, LOGS, crontab_lines, module_calls, output, recap, run_site
+from conftest import (APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, STATE_DIR, crontab_lines, module_calls,
+                      output, recap, run_site)
+
+ENV_READER = "/usr/local/lib/server-maintanence-env.py"
 
 # The cron daemon: a live (not zombie: this container's PID 1 reaps nothing)
 # cron process under PID 1; a job's forked cron child runs under the daemon.
 CRON_DAEMON = "ps -eo ppid=,stat=,comm= | grep -Eq '^ *1 [^Z][^ ]* +cron$'"
-FILES = ("find {config} /etc/cron.hourly /etc/server-monitoring -printf '%p %m %u:%g %s\\n' 2>&1 | sort; "
-         "sha256sum {config} 2>&1; stat -c '%n %a %U:%G' {logs}").format(config=LOGROTATE_CONFIG, logs=LOGS)
+# Every row of the role's table this scenario uses (the state directory's
+# own content changes as cron runs the jobs, so only its files by name).
+FILES = ("find {files} /etc/cron.hourly /etc/server-monitoring -printf '%p %m %u:%g %s\\n' 2>&1 | sort; "
+         "sha256sum {files} 2>&1; stat -c '%n %a %U:%G' {logs} {state}; "
+         "ls -d {logs}/*.lock {state}/push.state {state}/inbox.state 2>&1").format(
+    files=" ".join((LOGROTATE_CONFIG, RUNNER, RUNNER_CONFIG, ENV_READER)), logs=LOGS, state=STATE_DIR)
 
 
 def edit_crontab(sed):
@@ -27,6 +34,19 @@ DRIFTS = {
     "logrotate policy chown-ed": "chown %s:%s %s" % (APP_USER, APP_USER, LOGROTATE_CONFIG),
     "logs dir mode": "chmod 0777 " + LOGS,
     "logs dir owner": "chown root:root " + LOGS,
+    "logs dir deleted": "rm -rf " + LOGS,
+    "state dir mode": "chmod 0777 " + STATE_DIR,
+    "state dir owner": "chown %s %s" % (APP_USER, STATE_DIR),
+    "job runner edited": "echo 'exit 0' >> " + RUNNER,
+    "job runner chmod-ed": "chmod 0777 " + RUNNER,
+    "job runner's settings deleted": "rm " + RUNNER_CONFIG,
+    "job runner's settings edited": "sed -i 's/^metrics=.*/metrics=1/' " + RUNNER_CONFIG,
+    "env file reader edited": "echo 'import os' >> " + ENV_READER,
+    "env file reader chown-ed": "chown %s %s" % (APP_USER, ENV_READER),
+    "hourly runner left from an hourly setting": "printf '#!/bin/sh\\n' > /etc/cron.hourly/server-maintanence-logrotate",
+    "lock of an older release left in the logs": "touch %s/health.lock && chown %s %s/health.lock" % (
+        LOGS, APP_USER, LOGS),
+    "record of a job turned off": "echo 'exit_code=0' > %s/push.state" % STATE_DIR,
     "crontab line schedule edited": edit_crontab(r"'/^#Ansible: server-maintanence health check/{n;s/^\* \* \* \* \*/*\/7 * * * */}'"),
     "crontab line command edited": edit_crontab(r"'/^#Ansible: server-maintanence health check/{n;s/run_pipeline/run_check/}'"),
     # Deleted by hand with crontab -e: its "#Ansible:" header stays behind.

@@ -218,6 +218,14 @@ def test_a_missing_metrics_directory_is_created_root_only_with_a_link_to_the_met
         assert abs(families["server_maintanence_logs_size_bytes"][()] - used) <= 8192
         assert host.check_output("ls -A %s", metrics_dir).split() == [
             ".created-by-server-maintanence", "server_maintanence.prom"]
+        # A file in place of the link (the metrics an older release wrote
+        # there) is put back as the link, then nothing changes.
+        host.check_output("rm %s && echo stale > %s", link.path, link.path)
+        repaired = run_site(host, {"server_maintanence_metrics_dir": metrics_dir})
+        assert repaired.returncode == 0 and recap(repaired.stdout)["changed"] >= 1, output(repaired)[-3000:]
+        assert host.file(link.path).linked_to == STATE_DIR + "/server_maintanence.prom"
+        again = run_site(host, {"server_maintanence_metrics_dir": metrics_dir})
+        assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, output(again)[-3000:]
     finally:
         reverted = run_site(host)
         assert reverted.returncode == 0, output(reverted)[-3000:]
