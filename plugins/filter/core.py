@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import (
-    cron_entries, cron_fields, cron_interval, cron_splay)
+    cron_entries, cron_interval, cron_splay)
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.env import env_lines
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.plan import plan
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import (
@@ -29,7 +29,6 @@ class FilterModule(object):
             "input_errors": input_errors,
             "host_errors": host_errors,
             "env_lines": env_lines,
-            "cron_fields": cron_fields,
             "cron_splay": cron_splay,
             "cron_entries": cron_entries,
             "plan": plan,

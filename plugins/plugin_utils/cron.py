@@ -74,11 +74,6 @@ def _numbers(text, low, high):
     return values
 
 
-def cron_fields(schedule):
-    """{'minute': .., 'hour': .., 'day': .., 'month': .., 'weekday': ..}"""
-    return dict(zip((field[0] for field in CRON_FIELDS), schedule.split()))
-
-
 def cron_splay(schedule, seed):
     """Shift a */N minute field by a stable offset in 0..N-1 taken from seed.
 
