@@ -9,11 +9,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import json
+import os.path
 import posixpath
 import re
 from urllib.parse import urlsplit
 
+import yaml
+
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
@@ -29,7 +34,9 @@ _URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
 PREFIX = "server_maintanence_"
-
+# Variables of playbooks/site.yml (its batch size and failure threshold), not
+# of the role, documented beside the role's in the README: not typos.
+PLAYBOOK_VARIABLES = ("server_maintanence_serial", "server_maintanence_max_fail_percentage")
 
 _PLAIN_NUMBER = re.compile(r"0|[1-9][0-9]{0,8}")
 
@@ -76,11 +83,56 @@ def _matches(pattern, value):
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
-def input_errors(inputs):
+def input_errors(variables, role_path):
     """Every rule on the role's inputs that meta/argument_specs.yml cannot
     express, checked on the controller. Returns one message per broken rule,
-    each naming its variable; [] when all hold. `inputs` maps the variable
-    names without their server_maintanence_ prefix to their values."""
+    each naming its variable; [] when all hold. No message shows a value it
+    does not judge, nor ever the API key's.
+
+    `variables`: every variable whose name starts with server_maintanence_,
+    by that name (tasks/assert.yml passes all the host has); `role_path`:
+    the role's directory, whose meta/argument_specs.yml declares its
+    variables. One the spec does not declare is refused as a typo, unless
+    playbooks/site.yml reads it (PLAYBOOK_VARIABLES); one the spec gives a
+    default must be among `variables`, so that no input escapes the rules."""
+    return variable_errors(variables, spec_options(role_path))
+
+
+def spec_options(role_path):
+    """The options of the role's main entry point, by name."""
+    with open(os.path.join(role_path, "meta", "argument_specs.yml"), encoding="utf-8") as spec:
+        # libyaml when there is one: the spec is read once per host.
+        return yaml.load(spec, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]["main"]["options"]
+
+
+def variable_errors(variables, options):
+    """input_errors(), given the spec's options."""
+    missing = sorted(name for name, spec in options.items() if "default" in (spec or {}) and name not in variables)
+    if missing:
+        return ["%s did not reach the input check: tasks/assert.yml must pass every variable "
+                "q('ansible.builtin.varnames', '^%s') finds" % (name, PREFIX) for name in missing]
+    inputs = {name[len(PREFIX):]: value for name, value in variables.items()}
+    # The spec checks the type, and leaves the value as it was written ("yes").
+    inputs["manage_env_file"] = boolean(inputs["manage_env_file"], strict=False)
+    return _unknown_names(variables, options) + _rule_errors(inputs)
+
+
+def _unknown_names(variables, options):
+    """A message for each variable that is not the role's, with the closest
+    name that is, if any: most likely a typo, which the spec would ignore."""
+    known = {name[len(PREFIX):]: name for name in list(options) + list(PLAYBOOK_VARIABLES)}
+    errors = []
+    for name in sorted(set(variables) - set(known.values())):
+        close = difflib.get_close_matches(name[len(PREFIX):], sorted(known), n=1)
+        errors.append("%s is not a variable of the role; %s" % (
+            name, "did you mean %s?" % known[close[0]] if close else
+            "ansible-doc -t role server_maintanence.ops.server_maintanence lists them"))
+    return errors
+
+
+def _rule_errors(inputs):
+    """The rules themselves. `inputs` maps the variable names without their
+    server_maintanence_ prefix to their values."""
     errors = []
 
     def fail(name, text):

@@ -1,30 +1,93 @@
-"""The input rules the argument spec cannot express, without a host."""
+"""The input rules the argument spec cannot express, without a host.
+
+input_errors() gets what tasks/assert.yml gives it: every
+server_maintanence_* variable by its name, and the role's path, whose
+meta/argument_specs.yml it reads."""
+
+import pathlib
+import re
 
 import pytest
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import validation
 
-GOOD_INPUTS = {
-    "project_dir": "/opt/server-monitoring", "logs_dir": "/opt/server-monitoring/logs",
-    "uv_path": "/usr/local/bin/uv", "env_file": "/etc/server-monitoring/env",
-    "user": "www-data", "group": "www-data",
-    "health_check_schedule": "*/5 * * * *", "push_schedule": "*/5 * * * *",
-    "auto_update_schedule": "30 3 * * *", "inbox_schedule": "* * * * *",
-    "logrotate_rotate": 4, "logrotate_history_rotate": 4,
-    "health_check_timeout": 240, "push_timeout": 240, "auto_update_timeout": 1800, "inbox_timeout": 55,
-    "logrotate_maxsize": "", "logrotate_minsize": "", "logrotate_history_maxsize": "10M",
-    "logs_dir_mode": "0750", "logrotate_create_mode": "0640",
-    "logrotate_reopen_units": [{"name": "server-monitoring.service", "action": "hup"}],
-    "env_file_units": ["server-monitoring.service"],
-    "cluster_role": "standalone", "hub_url": None, "manage_env_file": False,
-    "instance_id": "web1.example.com", "hub_api_key": None,
-    "state_dir": "/var/lib/server-maintanence", "metrics_dir": "",
-    "status_max_intervals": 2, "status_max_logs_size": "1G",
-}
+COLLECTION = pathlib.Path(__file__).resolve().parents[4]
+ROLE = str(COLLECTION / "roles" / "server_maintanence")
+OPTIONS = validation.spec_options(ROLE)
+PREFIX = validation.PREFIX
+# The two spec defaults that are templates, as the vars lookup renders them.
+RENDERED = {PREFIX + "logs_dir": "/opt/server-monitoring/logs", PREFIX + "instance_id": "web1.example.com"}
+# What the role's vars look like with nothing set: every option with a default.
+DEFAULTS = {name: RENDERED.get(name, option["default"]) for name, option in OPTIONS.items() if "default" in option}
+# One good value for each option without a default.
+OPTIONAL = {PREFIX + "hub_url": "https://hub.example.com:8443", PREFIX + "hub_api_key": "k-1/abc="}
 
 
-def test_the_documented_defaults_pass_validation():
-    assert validation.input_errors(GOOD_INPUTS) == []
+def errors(**changes):
+    """input_errors() of the defaults with changes, named without the prefix."""
+    return validation.input_errors(dict(DEFAULTS, **{PREFIX + name: value for name, value in changes.items()}), ROLE)
+
+
+def test_the_spec_defaults_pass_validation():
+    assert not [value for value in DEFAULTS.values() if "{{" in str(value)], "a template default is not rendered"
+    assert errors() == []
+
+
+def test_every_option_of_the_spec_reaches_the_rules_and_is_accepted():
+    assert set(DEFAULTS) | set(OPTIONAL) == set(OPTIONS)
+    variables = dict(DEFAULTS, **OPTIONAL)
+    for role in ("standalone", "agent", "hub", "both"):
+        for manage in (True, False):
+            assert validation.input_errors(dict(variables, **{PREFIX + "cluster_role": role,
+                                                              PREFIX + "manage_env_file": manage}), ROLE) == []
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_an_option_that_does_not_reach_the_rules_is_an_error(name):
+    variables = {key: value for key, value in DEFAULTS.items() if key != name}
+    assert validation.input_errors(variables, ROLE) == [
+        "%s did not reach the input check: tasks/assert.yml must pass every variable "
+        "q('ansible.builtin.varnames', '^server_maintanence_') finds" % name]
+
+
+def test_the_options_without_a_default_may_be_absent():
+    assert sorted(OPTIONAL) == sorted(name for name, option in OPTIONS.items() if "default" not in option)
+    assert validation.input_errors(DEFAULTS, ROLE) == []
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("server_maintanence_logs_dri", "did you mean server_maintanence_logs_dir?"),
+    ("server_maintanence_helth_check_schedule", "did you mean server_maintanence_health_check_schedule?"),
+    ("server_maintanence_hub_apikey", "did you mean server_maintanence_hub_api_key?"),
+    ("server_maintanence_seral", "did you mean server_maintanence_serial?"),
+    ("server_maintanence_colour", "ansible-doc -t role server_maintanence.ops.server_maintanence lists them"),
+])
+def test_a_variable_the_role_does_not_declare_is_reported(name, fragment):
+    secret = "s3cret-value"
+    found = validation.input_errors(dict(DEFAULTS, **{name: secret}), ROLE)
+    assert found == ["%s is not a variable of the role; %s" % (name, fragment)]
+
+
+def test_every_unknown_variable_and_every_broken_rule_are_reported_at_once():
+    found = validation.input_errors(dict(DEFAULTS, server_maintanence_b=1, server_maintanence_a=1,
+                                         server_maintanence_push_timeout=0), ROLE)
+    assert [error.split()[0] for error in found] == [
+        "server_maintanence_a", "server_maintanence_b", "server_maintanence_push_timeout"]
+
+
+def test_the_variables_of_the_shipped_playbook_are_not_typos():
+    playbooks = "\n".join(path.read_text(encoding="utf-8") for path in sorted((COLLECTION / "playbooks").glob("*.yml")))
+    read = set(re.findall(r"\b(server_maintanence_\w+)", playbooks)) - set(OPTIONS)
+    assert read == set(validation.PLAYBOOK_VARIABLES)
+    assert validation.input_errors(dict(DEFAULTS, server_maintanence_serial=2,
+                                        server_maintanence_max_fail_percentage=0), ROLE) == []
+
+
+@pytest.mark.parametrize("written, managed", [(True, True), ("yes", True), ("True", True), ("1", True),
+                                              (False, False), ("no", False), ("false", False), ("0", False)])
+def test_manage_env_file_is_read_as_ansible_reads_a_boolean(written, managed):
+    """With it, the env file's values are checked."""
+    assert bool(errors(manage_env_file=written, instance_id="web 1")) == managed
 
 
 @pytest.mark.parametrize("changes, variable", [
@@ -49,20 +112,20 @@ def test_the_documented_defaults_pass_validation():
     ({"status_max_logs_size": "1T"}, "server_maintanence_status_max_logs_size"),
 ])
 def test_each_broken_rule_names_its_variable(changes, variable):
-    errors = validation.input_errors(dict(GOOD_INPUTS, **changes))
-    assert len(errors) == 1 and errors[0].startswith(variable + " "), errors
+    found = errors(**changes)
+    assert len(found) == 1 and found[0].startswith(variable + " "), found
 
 
 def test_a_bad_api_key_is_refused_without_printing_it():
     secret = "s3cret 'with' quotes"
-    errors = validation.input_errors(dict(GOOD_INPUTS, manage_env_file=True, hub_api_key=secret))
-    assert len(errors) == 1 and errors[0].startswith("server_maintanence_hub_api_key ")
-    assert secret not in errors[0] and "s3cret" not in errors[0]
+    found = errors(manage_env_file=True, hub_api_key=secret)
+    assert len(found) == 1 and found[0].startswith("server_maintanence_hub_api_key ")
+    assert secret not in found[0] and "s3cret" not in found[0]
 
 
 def test_an_empty_uv_path_means_find_it_on_the_host():
-    assert validation.input_errors(dict(GOOD_INPUTS, uv_path="")) == []
+    assert errors(uv_path="") == [] and errors(uv_path="/usr/local/bin/uv") == []
 
 
 def test_metrics_are_optional_and_a_set_metrics_dir_passes():
-    assert validation.input_errors(dict(GOOD_INPUTS, metrics_dir="/var/lib/prometheus/node-exporter")) == []
+    assert errors(metrics_dir="/var/lib/prometheus/node-exporter") == []
