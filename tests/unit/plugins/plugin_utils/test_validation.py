@@ -129,3 +129,26 @@ def test_an_empty_uv_path_means_find_it_on_the_host():
 
 def test_metrics_are_optional_and_a_set_metrics_dir_passes():
     assert errors(metrics_dir="/var/lib/prometheus/node-exporter") == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"logs_dir": "/var/log"}, "server_maintanence_logs_dir /var/log is a system directory"),
+    ({"logs_dir": "/home/www"}, "server_maintanence_logs_dir /home/www is a system directory"),
+    ({"metrics_dir": "/srv"}, "server_maintanence_metrics_dir /srv is a system directory"),
+    ({"state_dir": "/etc/sm"}, "server_maintanence_state_dir /etc/sm lies inside /etc, which belongs to the system"),
+    ({"state_dir": "/opt/server-monitoring/state"},
+     "server_maintanence_state_dir /opt/server-monitoring/state lies inside server_maintanence_project_dir"),
+    ({"metrics_dir": "/opt/server-monitoring/logs"},
+     "server_maintanence_metrics_dir /opt/server-monitoring/logs is server_maintanence_logs_dir"),
+    ({"project_dir": "/srv/app/project", "logs_dir": "/srv/app"},
+     "server_maintanence_logs_dir /srv/app holds server_maintanence_project_dir"),
+    ({"metrics_dir": "/var/lib/server-maintanence/prom"},
+     "server_maintanence_metrics_dir /var/lib/server-maintanence/prom lies inside server_maintanence_state_dir"),
+])
+def test_a_managed_directory_is_no_system_directory_and_stays_apart_from_the_others(changes, message):
+    found = errors(**changes)
+    assert len(found) == 1 and found[0].startswith(message), found
+
+
+def test_the_logs_may_sit_inside_the_project():
+    assert errors(project_dir="/srv/app", logs_dir="/srv/app/logs") == []
