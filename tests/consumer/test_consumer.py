@@ -36,7 +36,10 @@ IMAGE = os.environ.get("SM_CONSUMER_IMAGE", "local/debian:bookworm")
 COLLECTION = "server_maintanence.ops"
 ROLE = COLLECTION + ".server_maintanence"
 MODULE = COLLECTION + ".probe"
-FILTERS = ("input_errors", "host_errors", "env_lines", "cron_fields", "cron_splay", "cron_entries", "plan", "cron_interval", "size_bytes", "status_report", "status_table")
+# The filters a user's playbook may call, each documented (plugins/filter/core.py);
+# those only the role calls, registered apart and undocumented (role_internals.py).
+FILTERS = ("cron_interval", "cron_splay", "size_bytes", "status_report", "status_table")
+INTERNAL_FILTERS = ("input_errors", "host_errors", "env_lines", "cron_entries", "plan")
 HOST = "app1"  # the host of tests/consumer/inventory.yml
 TARBALL = "server_maintanence-ops.tar.gz"  # the name collections/requirements.yml installs
 
@@ -50,12 +53,14 @@ MUST_SHIP = (
     "roles/server_maintanence/defaults/main.yml",
     "plugins/modules/probe.py",
     "plugins/filter/core.py",
+    "plugins/filter/role_internals.py",
     "roles/server_maintanence/files/server-maintanence-job",
     "roles/server_maintanence/tasks/status.yml",
     "playbooks/site.yml",
     "playbooks/status.yml",
     "playbooks/group_vars/all.yml",
-) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS)
+) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS) + tuple(
+    "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "env", "plan", "status", "validation"))
 MUST_NOT_SHIP = (
     "molecule",
     "tests/infra",
@@ -334,14 +339,17 @@ def test_doc_module(project, env):
 
 def test_doc_filters_listed(project, env):
     out = run([BIN / "ansible-doc", "-t", "filter", "-l", COLLECTION], project, env).stdout
-    listed = set(re.findall(r"^server_maintanence\.ops\.(\w+)\s", out, re.M))
-    assert listed == set(FILTERS), out
+    listed = dict(re.findall(r"^server_maintanence\.ops\.(\w+)\s+(.*?)\s*$", out, re.M))
+    assert set(listed) == set(FILTERS + INTERNAL_FILTERS), out
+    assert {name for name, summary in listed.items() if summary == "UNDOCUMENTED"} == set(INTERNAL_FILTERS), out
 
 
 def test_doc_filters_from_the_project(project, env):
     out = run([BIN / "ansible-doc", "-t", "filter", "-F", COLLECTION], project, env).stdout
     files = dict(re.findall(r"^server_maintanence\.ops\.(\w+)\s+(\S+)$", out, re.M))
-    assert files == {name: str(installed_from(project) / "plugins" / "filter" / "core.py") for name in FILTERS}, out
+    plugins = installed_from(project) / "plugins" / "filter"
+    assert files == dict({name: str(plugins / "core.py") for name in FILTERS},
+                         **{name: str(plugins / "role_internals.py") for name in INTERNAL_FILTERS}), out
     for name in FILTERS:
         doc = run([BIN / "ansible-doc", "-t", "filter", "{0}.{1}".format(COLLECTION, name)], project, env).stdout
         expected = installed_from(project) / "plugins" / "filter" / (name + ".yml")

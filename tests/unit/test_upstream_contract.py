@@ -13,12 +13,10 @@ import pytest
 import yaml
 
 import upstream_app
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "server_maintanence"
-_spec = importlib.util.spec_from_file_location("server_maintanence_filters", REPO / "plugins" / "filter" / "core.py")
-filters = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(filters)
 _spec = importlib.util.spec_from_file_location("app_crontab", REPO / "plugins" / "module_utils" / "app_crontab.py")
 app_crontab = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(app_crontab)
@@ -111,17 +109,17 @@ BOTH = {"cluster_role": "both", "hub_url": "https://hub.example.net:8443/", "ins
 
 
 def test_every_key_the_role_writes_is_one_the_app_reads(app):
-    assert set(filters.env_lines(BOTH)) <= app.env_keys_read()
+    assert set(env.env_lines(BOTH)) <= app.env_keys_read()
 
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_app_reads_the_written_api_key_auth_value_as_meant(app, enabled):
-    value = filters.env_lines(dict(BOTH, api_key_auth_enabled=enabled))["API_KEY_AUTH_ENABLED"]
+    value = env.env_lines(dict(BOTH, api_key_auth_enabled=enabled))["API_KEY_AUTH_ENABLED"]
     assert app.setting_from_env("API_KEY_AUTH_ENABLED", value) is enabled
 
 
 def test_the_app_reads_the_agents_values_as_meant(app):
-    lines = filters.env_lines(BOTH)
+    lines = env.env_lines(BOTH)
     assert app.setting_from_env("HUB_URL", lines["HUB_URL"]) == BOTH["hub_url"]
     assert app.setting_from_env("INSTANCE_ID", lines["INSTANCE_ID"]) == BOTH["instance_id"]
     assert app.setting_from_env("HUB_API_KEY", lines["HUB_API_KEY"]) == BOTH["hub_api_key"]
@@ -132,7 +130,7 @@ def test_the_written_lines_read_back_the_same_by_systemds_rules():
     """The units (EnvironmentFile=) and the job runner read the file by the
     same rules: every value the role writes, as the env_file module writes it,
     comes back byte for byte."""
-    lines = filters.env_lines(dict(BOTH, ssrf_allowed_hosts="a.example # ours", logs_dir="/srv/sm logs",
+    lines = env.env_lines(dict(BOTH, ssrf_allowed_hosts="a.example # ours", logs_dir="/srv/sm logs",
                                    project_dir=DEFAULTS["server_maintanence_project_dir"]))
     text = "".join(systemd_env.line(key, value) + "\n" for key, value in lines.items())
     assert dict(systemd_env.parse(text)) == lines
@@ -142,8 +140,8 @@ def test_logs_dir_is_passed_on_only_when_it_is_not_the_apps_default(app):
     project = DEFAULTS["server_maintanence_project_dir"]
     # BASE_DIR, the project directory (checked by setting_from_env), stands as "" here.
     assert app.setting_from_env("LOGS_DIR", None) == pathlib.PurePosixPath("logs")
-    assert "LOGS_DIR" not in filters.env_lines(dict(BOTH, logs_dir=project + "/logs", project_dir=project))
-    assert "LOGS_DIR" not in filters.env_lines(dict(BOTH, logs_dir=project + "/logs/", project_dir=project + "/"))
-    lines = filters.env_lines(dict(BOTH, logs_dir="/var/log/server-monitoring", project_dir=project))
+    assert "LOGS_DIR" not in env.env_lines(dict(BOTH, logs_dir=project + "/logs", project_dir=project))
+    assert "LOGS_DIR" not in env.env_lines(dict(BOTH, logs_dir=project + "/logs/", project_dir=project + "/"))
+    lines = env.env_lines(dict(BOTH, logs_dir="/var/log/server-monitoring", project_dir=project))
     assert app.setting_from_env("LOGS_DIR", lines["LOGS_DIR"]) == pathlib.Path("/var/log/server-monitoring")
     assert set(lines) <= app.env_keys_read()

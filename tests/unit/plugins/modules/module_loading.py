@@ -27,9 +27,8 @@ sys.path.append(str(COLLECTION / ".cache" / "collections"))
 
 
 def load_module(name):
-    """plugins/modules/<name>.py, loaded by file path, as
-    tests/unit/plugins/filter/test_core.py loads the filters, so that plain
-    pytest from the checkout and ansible-test units both find it."""
+    """plugins/modules/<name>.py, loaded by file path, so that plain pytest
+    from the checkout and ansible-test units both find it."""
     spec = importlib.util.spec_from_file_location("server_maintanence_" + name,
                                                   COLLECTION / "plugins" / "modules" / (name + ".py"))
     module = importlib.util.module_from_spec(spec)

@@ -1,214 +1,18 @@
-"""The role's controller-side filters, without a host."""
+"""What is out of place on a host, from one probe reading, without a host."""
 
 import copy
 import hashlib
-import importlib.util
-import pathlib
 
 import pytest
 
-PLUGIN = pathlib.Path(__file__).resolve().parents[4] / "plugins/filter/core.py"
-spec = importlib.util.spec_from_file_location("server_maintanence_filters", PLUGIN)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
-
-
-@pytest.mark.parametrize("schedule", [
-    "*/5 * * * *", "0 3 * * *", "* * * * *", "0-59/15 0-23/2 1,15 1-12 0-7", "30 4 1 1 *",
-    "0 0 29 2 *", "0 0 31 1-2 *", "0 0 30 2 1",  # leap days; a weekday makes it run every Monday too
-])
-def test_valid_schedules_have_no_errors(schedule):
-    assert filters.cron_errors(schedule) == []
-
-
-@pytest.mark.parametrize("schedule, fragment", [
-    ("*/61 * * * *", "minute step /61"),
-    ("*/5 * * *", "has 4 fields"),
-    ("* * * * * *", "has 6 fields"),
-    ("0 25 * * *", "hour 25 is outside 0-23"),
-    ("0 0 0 * *", "day 0 is outside 1-31"),
-    ("0 0 * 13 *", "month 13 is outside 1-12"),
-    ("0 0 * * 8", "weekday 8 is outside 0-7"),
-    ("30-10 * * * *", "runs backwards"),
-    ("*/0 * * * *", "step /0"),
-    ("@daily", "has 1 fields"),
-    ("0 0 * jan *", "month field 'jan'"),
-    ("*/5 * * * *\n* * * * *", "one line"),
-    ("5;reboot * * * *", "minute field '5;reboot'"),
-    ("0 0 30 2 *", "day 30 never comes in month 2"),
-    ("0 0 31 4,6,9,11 *", "never run"),
-])
-def test_invalid_schedules_say_what_is_wrong(schedule, fragment):
-    errors = filters.cron_errors(schedule)
-    assert any(fragment in error for error in errors), errors
-
-
-def test_splay_is_stable_and_stays_inside_the_interval():
-    first = filters.cron_splay("*/5 * * * *", "agent-17")
-    assert first == filters.cron_splay("*/5 * * * *", "agent-17")
-    offset, rest = first.split("-", 1)
-    assert 0 <= int(offset) < 5 and rest == "59/5 * * * *"
-    assert filters.cron_errors(first) == []
-
-
-def test_splay_spreads_a_fleet_over_every_minute_of_the_interval():
-    minutes = {filters.cron_splay("*/10 * * * *", "agent%02d" % n).split()[0] for n in range(60)}
-    assert len(minutes) == 10
-
-
-def test_splay_leaves_a_schedule_without_an_interval_alone():
-    assert filters.cron_splay("7 * * * *", "x") == "7 * * * *"
-    assert filters.cron_splay("* * * * *", "x") == "* * * * *"
-
-
-GOOD_INPUTS = {
-    "project_dir": "/opt/server-monitoring", "logs_dir": "/opt/server-monitoring/logs",
-    "uv_path": "/usr/local/bin/uv", "env_file": "/etc/server-monitoring/env",
-    "user": "www-data", "group": "www-data",
-    "health_check_schedule": "*/5 * * * *", "push_schedule": "*/5 * * * *",
-    "auto_update_schedule": "30 3 * * *", "inbox_schedule": "* * * * *",
-    "logrotate_rotate": 4, "logrotate_history_rotate": 4,
-    "health_check_timeout": 240, "push_timeout": 240, "auto_update_timeout": 1800, "inbox_timeout": 55,
-    "logrotate_maxsize": "", "logrotate_minsize": "", "logrotate_history_maxsize": "10M",
-    "logs_dir_mode": "0750", "logrotate_create_mode": "0640",
-    "logrotate_reopen_units": [{"name": "server-monitoring.service", "action": "hup"}],
-    "env_file_units": ["server-monitoring.service"],
-    "cluster_role": "standalone", "hub_url": None, "manage_env_file": False,
-    "instance_id": "web1.example.com", "hub_api_key": None,
-    "state_dir": "/var/lib/server-maintanence", "metrics_dir": "",
-    "status_max_intervals": 2, "status_max_logs_size": "1G",
-}
-
-
-def test_the_documented_defaults_pass_validation():
-    assert filters.input_errors(GOOD_INPUTS) == []
-
-
-@pytest.mark.parametrize("changes, variable", [
-    ({"logs_dir": "/opt/../etc"}, "server_maintanence_logs_dir"),
-    ({"env_file": "/etc/server monitoring/env"}, "server_maintanence_env_file"),
-    ({"uv_path": "/usr/local/bin/uv\n"}, "server_maintanence_uv_path"),
-    ({"group": "Www Data"}, "server_maintanence_group"),
-    ({"inbox_schedule": "* * * *"}, "server_maintanence_inbox_schedule"),
-    ({"push_timeout": 0}, "server_maintanence_push_timeout"),
-    ({"logrotate_history_rotate": "2.5"}, "server_maintanence_logrotate_history_rotate"),
-    ({"logrotate_minsize": "5 M"}, "server_maintanence_logrotate_minsize"),
-    ({"logrotate_history_maxsize": ""}, "server_maintanence_logrotate_history_maxsize"),
-    ({"logrotate_create_mode": "0644"}, "server_maintanence_logrotate_create_mode"),
-    ({"logrotate_reopen_units": [{"name": "gunicorn; reboot", "action": "hup"}]},
-     "server_maintanence_logrotate_reopen_units"),
-    ({"env_file_units": ["server-monitoring"]}, "server_maintanence_env_file_units"),
-    ({"cluster_role": "both"}, "server_maintanence_hub_url"),
-    ({"manage_env_file": True, "instance_id": "web 1"}, "server_maintanence_instance_id"),
-    ({"state_dir": "var/lib/sm"}, "server_maintanence_state_dir"),
-    ({"metrics_dir": "/var/lib/node exporter"}, "server_maintanence_metrics_dir"),
-    ({"status_max_intervals": 0}, "server_maintanence_status_max_intervals"),
-    ({"status_max_logs_size": "1T"}, "server_maintanence_status_max_logs_size"),
-])
-def test_each_broken_rule_names_its_variable(changes, variable):
-    errors = filters.input_errors(dict(GOOD_INPUTS, **changes))
-    assert len(errors) == 1 and errors[0].startswith(variable + " "), errors
-
-
-def test_a_bad_api_key_is_refused_without_printing_it():
-    secret = "s3cret 'with' quotes"
-    errors = filters.input_errors(dict(GOOD_INPUTS, manage_env_file=True, hub_api_key=secret))
-    assert len(errors) == 1 and errors[0].startswith("server_maintanence_hub_api_key ")
-    assert secret not in errors[0] and "s3cret" not in errors[0]
-
-
-def test_an_empty_uv_path_means_find_it_on_the_host():
-    assert filters.input_errors(dict(GOOD_INPUTS, uv_path="")) == []
-
-
-def test_metrics_are_optional_and_a_set_metrics_dir_passes():
-    assert filters.input_errors(dict(GOOD_INPUTS, metrics_dir="/var/lib/prometheus/node-exporter")) == []
-
-
-CLUSTER = {"cluster_role": "standalone", "hub_url": "http://hub.internal:8000", "instance_id": "web1",
-           "hub_api_key": None, "api_key_auth_enabled": True, "hub_ssrf_allowed": True,
-           "ssrf_allowed_hosts": None}
-
-
-def test_a_standalone_host_gets_no_env_lines():
-    assert filters.env_lines(CLUSTER) == {}
-
-
-@pytest.mark.parametrize("enabled, value", [(True, "1"), (False, "0")])
-def test_a_hub_gets_api_key_auth_as_one_or_zero(enabled, value):
-    assert filters.env_lines(dict(CLUSTER, cluster_role="hub", api_key_auth_enabled=enabled)) == {
-        "API_KEY_AUTH_ENABLED": value}
-
-
-def test_an_agent_gets_its_hub_its_id_its_key_and_the_hub_allowed():
-    lines = filters.env_lines(dict(CLUSTER, cluster_role="agent", hub_api_key="k-1"))
-    assert lines == {"HUB_URL": "http://hub.internal:8000", "INSTANCE_ID": "web1", "HUB_API_KEY": "k-1",
-                     "SSRF_ALLOWED_HOSTS": "hub.internal"}
-
-
-def test_the_hub_is_added_to_the_allowed_hosts_once_and_the_others_kept():
-    agent = dict(CLUSTER, cluster_role="agent", hub_url="https://Hub.Internal/")
-    assert filters.env_lines(dict(agent, ssrf_allowed_hosts="ollama.lan, 10.0.1.5"))[
-        "SSRF_ALLOWED_HOSTS"] == "ollama.lan,10.0.1.5,hub.internal"
-    assert filters.env_lines(dict(agent, ssrf_allowed_hosts="hub.internal,x"))["SSRF_ALLOWED_HOSTS"] == "hub.internal,x"
-
-
-def test_an_agent_without_a_key_or_the_ssrf_opt_in_gets_neither_line():
-    lines = filters.env_lines(dict(CLUSTER, cluster_role="agent", hub_ssrf_allowed=False))
-    assert set(lines) == {"HUB_URL", "INSTANCE_ID"}
-
-
-def test_both_gets_the_agent_and_the_hub_lines():
-    lines = filters.env_lines(dict(CLUSTER, cluster_role="both", hub_api_key="k"))
-    assert set(lines) == {"HUB_URL", "INSTANCE_ID", "HUB_API_KEY", "SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED"}
-
-
-# ------------------------------------------------------------ cron_entries --
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import plan as planner
 
 SETTINGS = {"runner": "/usr/local/bin/server-maintanence-job", "logs_dir": "/opt/sm/logs"}
 JOB = {"name": "server-maintanence health check", "id": "health", "wanted": True, "schedule": "*/5  * * * *",
        "timeout": 240, "command": "/uv run python manage.py run_pipeline --checks-only --json", "log": "cron.log"}
-
-
-RUNNER_CALL = "/usr/local/bin/server-maintanence-job --log cron.log health 240 "
-
-
-def test_an_entry_hands_its_job_to_the_runner_with_its_log_and_timeout():
-    (entry,) = filters.cron_entries([JOB], SETTINGS)
-    assert set(entry) == {"name", "state", "line", "markers"}  # what the app_crontab module takes
-    assert entry["state"] == "present" and entry["name"] == "server-maintanence health check"
-    assert entry["line"] == "*/5 * * * * " + RUNNER_CALL + "/uv run python manage.py run_pipeline --checks-only --json"
-
-
-def test_a_job_logging_to_its_own_name_needs_no_log_option():
-    (entry,) = filters.cron_entries([dict(JOB, id="push", log="push.log", command="/uv run python manage.py push_to_hub")],
-                                    SETTINGS)
-    assert entry["line"] == "*/5 * * * * /usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
-
-
-def test_a_manage_job_runs_manage_py_through_the_settings_command():
-    job = {key: value for key, value in JOB.items() if key != "command"}
-    (entry,) = filters.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
-                                    dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
-    assert entry["line"] == ("*/5 * * * * " + RUNNER_CALL
-                             + "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
-
-
-def test_an_entry_is_recognised_by_its_runner_call_or_its_old_inline_lock():
-    (entry,) = filters.cron_entries([JOB], SETTINGS)
-    assert entry["markers"] == ["/usr/local/bin/server-maintanence-job --log cron.log health ",
-                                " /opt/sm/logs/health.lock "]
-
-
-def test_an_unwanted_job_is_an_entry_to_remove():
-    (entry,) = filters.cron_entries([dict(JOB, wanted=False)], SETTINGS)
-    assert entry["state"] == "absent"
-
-
-# -------------------------------------------------------------------- plan --
-
-ENTRIES = filters.cron_entries([JOB, dict(JOB, name="server-maintanence cluster push", id="push",
-                                          wanted=False, log="push.log")], SETTINGS)
+ENTRIES = cron.cron_entries([JOB, dict(JOB, name="server-maintanence cluster push", id="push",
+                                       wanted=False, log="push.log")], SETTINGS)
 HEALTH_HEADER, HEALTH_LINE = "#Ansible: server-maintanence health check", ENTRIES[0]["line"]
 CONFIG, RUNNER = "/etc/logrotate.d/server-maintanence", "/etc/cron.hourly/server-maintanence-logrotate"
 RECORD = ".created-by-server-maintanence"
@@ -276,7 +80,7 @@ def plan(changes=None, wanted=None):
     probe = copy.deepcopy(IN_PLACE_PROBE)
     for change in changes or []:
         change(probe)
-    return filters.plan(probe, wanted or WANTED)
+    return planner.plan(probe, wanted or WANTED)
 
 
 def with_rows(*rows, **more):

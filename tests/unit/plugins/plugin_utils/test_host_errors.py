@@ -1,15 +1,10 @@
 """The host-side rules, judged from what the probe read, without a host."""
 
 import copy
-import importlib.util
-import pathlib
 
 import pytest
 
-PLUGIN = pathlib.Path(__file__).resolve().parents[4] / "plugins/filter/core.py"
-spec = importlib.util.spec_from_file_location("server_maintanence_filters", PLUGIN)
-filters = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(filters)
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import validation
 
 RUNNER = "/etc/cron.daily/logrotate"
 LOGS, STATE, ENV = "/opt/server-monitoring/logs", "/var/lib/server-maintanence", "/opt/server-monitoring/.env"
@@ -47,7 +42,7 @@ def errors(probe_changes=(), **settings):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
-    return filters.host_errors(probe, dict(SETTINGS, **settings))
+    return validation.host_errors(probe, dict(SETTINGS, **settings))
 
 
 def test_a_healthy_host_breaks_no_rule():

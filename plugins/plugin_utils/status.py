@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+"""A host's maintenance status, judged on the controller from a probe run
+with report=true, and the fleet's status as one text table
+(playbooks/status.yml)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
+
+_SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+LEGEND = "job cells show age of last success/last exit code, - if not on the host"
+
+
+def size_bytes(text):
+    """A logrotate-style size (500k, 100M, 1G; k = 1024) in bytes."""
+    number, unit = SIZE.fullmatch(str(text)).groups()
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def _human_size(size):
+    for unit in ("", "k", "M", "G"):
+        if size < 1024 or unit == "G":
+            return ("%d%s" % (size, unit)) if unit == "" else ("%.1f%s" % (size, unit))
+        size /= 1024.0
+    return str(size)
+
+
+def _human_age(seconds):
+    seconds = max(0, int(seconds))
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return "%d%s" % (seconds // length, unit)
+    return "%ds" % seconds
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def status_report(probe, settings):
+    """One host's maintenance status from a probe run with report=true, and
+    the problems that fail it: a wanted job with no success within
+    max_intervals of its interval (counted from when the crontab last
+    changed while it has none), a record the probe could not trust, cron
+    not running, the logs directory above max_logs_size. `settings`: cluster_role, jobs ([{id, name,
+    schedule}] of the jobs the host should run), max_intervals,
+    max_logs_size, logs_dir, state_dir."""
+    now = probe["now"]
+    limit_factor = int(settings["max_intervals"])
+    jobs, problems = [], []
+    for job in settings["jobs"]:
+        found = probe["jobs"].get(job["id"]) or {}
+        if "error" in found:
+            # Never trusted: the app user writes the state directory.
+            jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
+                         "interval": None})
+            record = "%s/%s.state" % (settings["state_dir"], job["id"])
+            problems.append("%s: its record %s %s; the job runner writes a fresh one on the job's next run "
+                            "once the file is removed" % (job["name"], record, found["error"]))
+            continue
+        last_success = _number(found.get("last_success"))
+        exit_code = found.get("exit_code")
+        interval = cron_interval(job["schedule"])
+        limit = limit_factor * interval
+        age = None if last_success is None else now - last_success
+        jobs.append({"id": job["id"], "age": age, "exit_code": None if exit_code is None else int(exit_code),
+                     "outcome": found.get("outcome"), "interval": interval})
+        last_run = ("no run recorded" if not found
+                    else "last run %s ago ended %s, exit code %s"
+                    % (_human_age(now - (_number(found.get("end")) or now)), found.get("outcome"), exit_code))
+        # A job not yet successful gets its intervals from when the crontab
+        # last changed (the role installed or edited its entry).
+        since = last_success if last_success is not None else probe.get("crontab_changed")
+        if since is not None and now - since <= limit:
+            continue
+        if since is None:
+            problems.append("%s: has never succeeded, and the app user has no crontab" % job["name"])
+        elif age is None:
+            problems.append("%s: has not succeeded since its entry was installed %s ago, more than %d x its %s "
+                            "interval (%s in %s)" % (job["name"], _human_age(now - since),
+                                                     limit_factor, _human_age(interval), last_run,
+                                                     settings["state_dir"]))
+        else:
+            problems.append("%s: last succeeded %s ago, more than %d x its %s interval; %s"
+                            % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
+    if not probe["cron_running"]:
+        problems.append("cron is not running: none of the jobs runs")
+    logs = probe["logs"]
+    if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
+        problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
+                        % (settings["logs_dir"], _human_size(logs["size"]), PREFIX, settings["max_logs_size"]))
+    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
+            "logs_size": logs["size"], "logs_free": logs["free"],
+            "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
+            "problems": problems}
+
+
+def _job_cell(job):
+    if job is None:
+        return "-"
+    if job["outcome"] == "unreadable":
+        return "BAD-RECORD"
+    # One word per cell: a result format that folds long lines folds at single spaces.
+    return "%s/%s" % ("never" if job["age"] is None else _human_age(job["age"]),
+                      "-" if job["exit_code"] is None else job["exit_code"])
+
+
+def status_table(reports):
+    """The fleet as one text table, a row per host: {host: status_report}."""
+    ids = []
+    for report in reports.values():
+        ids.extend(job["id"] for job in report["jobs"] if job["id"] not in ids)
+    header = ["HOST", "ROLE"] + [i.upper() for i in ids] + [
+        "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
+    rows = [header]
+    for host in sorted(reports):
+        report = reports[host]
+        by_id = {job["id"]: job for job in report["jobs"]}
+        rows.append([host, report["cluster_role"]] + [_job_cell(by_id.get(i)) for i in ids] + [
+            "-" if report["logs_size"] is None else _human_size(report["logs_size"]),
+            "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]),
+            "-" if report["logs_free"] is None else _human_size(report["logs_free"]),
+            "running" if report["cron_running"] else "STOPPED",
+            "FAIL" if report["problems"] else "ok"])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines + [LEGEND])

@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+"""The rules on the server_maintanence role's inputs that its argument spec
+cannot express (input_errors), and the rules on a host that the probe's
+reading must meet before the role changes anything there (host_errors).
+Every message names the variable it is about."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import difflib
+import json
+import os.path
+import posixpath
+import re
+from urllib.parse import urlsplit
+
+import yaml
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
+
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
+_ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+SIZE = re.compile(r"([0-9]+)([kMG]?)")
+_MODE = re.compile(r"0?[0-7]{3}")
+_UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
+# Env file values the role writes hold only characters that python-dotenv (the
+# app's .env) and systemd's EnvironmentFile= (the units and the jobs) read
+# alike: no quotes, spaces, $, `, \, ~ or ;. The env_file module quotes for
+# systemd where needed.
+_URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
+_API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
+PREFIX = "server_maintanence_"
+# Variables of playbooks/site.yml (its batch size and failure threshold), not
+# of the role, documented beside the role's in the README: not typos.
+PLAYBOOK_VARIABLES = ("server_maintanence_serial", "server_maintanence_max_fail_percentage")
+
+_PLAIN_NUMBER = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
+def _whole_number(value):
+    """A non-negative integer written plainly (4, "4"), else None: no sign,
+    leading zero, underscore, space or newline, which int() would accept."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if _matches(_PLAIN_NUMBER, value) else None
+
+
+# Directories the role must never take as one it creates, chowns or removes:
+# the root, every directory directly under it, the standard directories one
+# level below /var and /home (a home, /var/lib, /var/log...), and anything
+# inside the system trees or the world-writable ones.
+_SYSTEM_PARENTS = ("/var", "/home")
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
+                 "/run/lock", "/sbin", "/sys", "/tmp", "/usr", "/var/tmp")
+
+
+def _inside(path, directory):
+    """Whether path is directory or lies below it."""
+    return (path.rstrip("/") + "/").startswith(directory.rstrip("/") + "/")
+
+
+def system_path(path):
+    """The reason a directory is the system's and not the role's to manage,
+    or None. path: absolute, without '..'."""
+    path = posixpath.normpath("/" + path.strip("/"))
+    parent = path.rsplit("/", 1)[0] or "/"
+    if parent == "/" or parent in _SYSTEM_PARENTS:
+        return "is a system directory (/, a directory directly under /, or one directly under %s)" % (
+            " or ".join(_SYSTEM_PARENTS))
+    tree = next((tree for tree in _SYSTEM_TREES if _inside(path, tree)), None)
+    if tree:
+        return "lies inside %s, which belongs to the system" % tree
+    return None
+
+
+def _matches(pattern, value):
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def input_errors(variables, role_path):
+    """Every rule on the role's inputs that meta/argument_specs.yml cannot
+    express, checked on the controller. Returns one message per broken rule,
+    each naming its variable; [] when all hold. No message shows a value it
+    does not judge, nor ever the API key's.
+
+    `variables`: every variable whose name starts with server_maintanence_,
+    by that name (tasks/assert.yml passes all the host has); `role_path`:
+    the role's directory, whose meta/argument_specs.yml declares its
+    variables. One the spec does not declare is refused as a typo, unless
+    playbooks/site.yml reads it (PLAYBOOK_VARIABLES); one the spec gives a
+    default must be among `variables`, so that no input escapes the rules."""
+    return variable_errors(variables, spec_options(role_path))
+
+
+def spec_options(role_path):
+    """The options of the role's main entry point, by name."""
+    with open(os.path.join(role_path, "meta", "argument_specs.yml"), encoding="utf-8") as spec:
+        # libyaml when there is one: the spec is read once per host.
+        return yaml.load(spec, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]["main"]["options"]
+
+
+def variable_errors(variables, options):
+    """input_errors(), given the spec's options."""
+    missing = sorted(name for name, spec in options.items() if "default" in (spec or {}) and name not in variables)
+    if missing:
+        return ["%s did not reach the input check: tasks/assert.yml must pass every variable "
+                "q('ansible.builtin.varnames', '^%s') finds" % (name, PREFIX) for name in missing]
+    inputs = {name[len(PREFIX):]: value for name, value in variables.items()}
+    # The spec checks the type, and leaves the value as it was written ("yes").
+    inputs["manage_env_file"] = boolean(inputs["manage_env_file"], strict=False)
+    return _unknown_names(variables, options) + _rule_errors(inputs)
+
+
+def _unknown_names(variables, options):
+    """A message for each variable that is not the role's, with the closest
+    name that is, if any: most likely a typo, which the spec would ignore."""
+    known = {name[len(PREFIX):]: name for name in list(options) + list(PLAYBOOK_VARIABLES)}
+    errors = []
+    for name in sorted(set(variables) - set(known.values())):
+        close = difflib.get_close_matches(name[len(PREFIX):], sorted(known), n=1)
+        errors.append("%s is not a variable of the role; %s" % (
+            name, "did you mean %s?" % known[close[0]] if close else
+            "ansible-doc -t role server_maintanence.ops.server_maintanence lists them"))
+    return errors
+
+
+def _rule_errors(inputs):
+    """The rules themselves. `inputs` maps the variable names without their
+    server_maintanence_ prefix to their values."""
+    errors = []
+
+    def fail(name, text):
+        errors.append("%s%s %s" % (PREFIX, name, text))
+
+    for name in ("project_dir", "logs_dir", "uv_path", "env_file", "state_dir", "metrics_dir"):
+        value = inputs[name]
+        if name in ("uv_path", "metrics_dir") and value == "":
+            continue  # uv: found the way the app's installer finds it; metrics: off
+        if not _matches(_SAFE_PATH, value) or "/../" in value + "/":
+            fail(name, "must be an absolute path made of letters, digits and . _ - + / only "
+                       "(no spaces, newlines, '..' or shell metacharacters); got %r" % (value,))
+    errors.extend(_directory_errors(inputs, errors))
+    for name in ("user", "group"):
+        if not _matches(_ACCOUNT, inputs[name]):
+            fail(name, "must be a plain account name like www-data; got %r" % (inputs[name],))
+    for name in ("health_check_schedule", "push_schedule", "auto_update_schedule", "inbox_schedule"):
+        problems = cron_errors(inputs[name])
+        if problems:
+            fail(name, "must be 5 numeric cron fields (minute 0-59, hour 0-23, day 1-31, month 1-12, "
+                       "weekday 0-7; each *, N, N-M, */S or N-M/S, comma-separated); got %r: %s"
+                 % (inputs[name], "; ".join(problems)))
+    for name, least in (("logrotate_rotate", 0), ("logrotate_history_rotate", 0),
+                        ("health_check_timeout", 1), ("push_timeout", 1),
+                        ("auto_update_timeout", 1), ("inbox_timeout", 1), ("status_max_intervals", 1)):
+        number = _whole_number(inputs[name])
+        if number is None or number < least:
+            fail(name, "must be a whole number >= %d; got %r" % (least, inputs[name]))
+    for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
+                           ("logrotate_history_maxsize", False), ("status_max_logs_size", False)):
+        value = inputs[name]
+        if not (_matches(SIZE, value) or (optional and value == "")):
+            fail(name, "must be a size like 500k, 100M or 1G%s; got %r"
+                 % (" (or empty for none)" if optional else "", value))
+    for name in ("logs_dir_mode", "logrotate_create_mode"):
+        value = inputs[name]
+        if not _matches(_MODE, value) or value[-1] != "0":
+            fail(name, "must be an octal mode such as \"0750\" that gives others no access "
+                       "(logs hold hostnames and errors); got %r" % (value,))
+    for name, units in (("logrotate_reopen_units", [unit.get("name") for unit in inputs["logrotate_reopen_units"]]),
+                        ("env_file_units", inputs["env_file_units"])):
+        for unit in units:
+            if not _matches(_UNIT, unit):
+                fail(name, "entry %r is not a systemd service name such as server-monitoring.service" % (unit,))
+    if inputs["cluster_role"] in ("agent", "both"):
+        url = inputs.get("hub_url")
+        if not (_matches(_URL, url) and _has_host(url)):
+            fail("hub_url", "is required when %scluster_role is %s: an http:// or https:// URL "
+                            "with a host (and a port of 1-65535 if any), without spaces, quotes or shell "
+                            "metacharacters; got %s"
+                 % (PREFIX, inputs["cluster_role"], "(unset)" if url is None else repr(url)))
+    if inputs["manage_env_file"]:
+        if not _matches(_INSTANCE_ID, inputs["instance_id"]):
+            fail("instance_id", "must be one word of letters, digits and . _ : -; got %r"
+                 % (inputs["instance_id"],))
+        key = inputs.get("hub_api_key")
+        if key is not None and not _matches(_API_KEY, key):
+            # Never echo the value: it is a secret.
+            fail("hub_api_key", "must be one line of letters, digits and . _ + / = - (no spaces, "
+                                "quotes or shell metacharacters); its value is not shown")
+    return errors
+
+
+def _has_host(url):
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
+
+
+# The directories the role creates, chowns or removes, and whose contents
+# the app user writes.
+_MANAGED_DIRS = ("logs_dir", "state_dir", "metrics_dir")
+
+
+def _directory_errors(inputs, earlier):
+    """Where a managed directory sits: never a system directory, and the job
+    runner's state and the metrics link never mixed with the app's own tree
+    (the project or its logs), which the app user controls."""
+    errors = []
+    paths = {name: posixpath.normpath(inputs[name]) for name in ("project_dir",) + _MANAGED_DIRS
+             if inputs[name] and not any(error.startswith(PREFIX + name + " ") for error in earlier)}
+    for name in _MANAGED_DIRS:
+        reason = system_path(paths[name]) if name in paths else None
+        if reason:
+            errors.append("%s%s %s %s: the role chowns, creates or removes it; choose a directory of "
+                          "the app's or the role's own" % (PREFIX, name, paths.pop(name), reason))
+    # Each directory against those it must stay apart from; one message each.
+    apart = {"logs_dir": ("project_dir",), "state_dir": ("logs_dir", "project_dir"),
+             "metrics_dir": ("logs_dir", "project_dir", "state_dir")}
+    for name, others in apart.items():
+        mine = paths.get(name)
+        for other in (other for other in others if mine and other in paths):
+            theirs = paths[other]
+            # The logs may sit inside the project (the app's default), not hold it.
+            if _inside(theirs, mine) or (name != "logs_dir" and _inside(mine, theirs)):
+                errors.append("%s%s %s %s %s%s %s: they must be separate directories"
+                              % (PREFIX, name, mine, "is" if mine == theirs else "holds" if _inside(theirs, mine)
+                                 else "lies inside", PREFIX, other, theirs))
+                break
+    return errors
+
+
+def _missing_packages(probe, packages):
+    return [p["package"] for p in packages if p["needed"] and not probe["commands"][p["command"]]]
+
+
+def host_errors(probe, settings):
+    """Every host-side rule that what the probe read breaks, before any change;
+    [] when the host can take the role. `settings`: state, guarded (rows of
+    the role's table, {path, kind, setting}: the paths the app user could
+    plant a link at or under), user,
+    group, uv (the path the entries will run), manage_packages, packages
+    ({package, command, needed}), cron_daily_runner. With state absent only
+    the guarded paths are checked."""
+    errors = _planted(probe, settings["guarded"])
+    if settings["state"] == "absent":
+        return errors
+    if not probe["user_exists"]:
+        errors.append("%suser %s does not exist on the host: the role does not create the app's "
+                      "account; deploy the app first" % (PREFIX, json.dumps(settings["user"])))
+    if not probe["group_exists"]:
+        errors.append("%sgroup %s does not exist on the host" % (PREFIX, json.dumps(settings["group"])))
+    if probe["uv"]["unsafe"]:
+        errors.append("%suv_path: uv at %s is group- or world-writable (mode %s): anyone who can rewrite "
+                      "it runs code as %s from cron. Fix with: chmod go-w %s"
+                      % (PREFIX, settings["uv"], probe["uv"]["mode"], settings["user"], settings["uv"]))
+    missing = _missing_packages(probe, settings["packages"])
+    if not settings["manage_packages"] and missing:
+        errors.append("%s%smanage_packages is false and these packages are missing: %s. Install them, "
+                      "or set %smanage_packages: true"
+                      % (PREFIX + "logrotate_compression is zstd but " if "zstd" in missing else "",
+                         PREFIX, ", ".join(missing), PREFIX))
+    if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
+        errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
+    runner = settings["cron_daily_runner"]
+    if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
+        errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
+                      "Reinstall the logrotate package" % runner)
+    return errors
+
+
+_KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory",
+               "other": "FIFO, socket or device"}
+
+
+def _planted(probe, guarded):
+    """A message for each guarded path (the rows of the role's table with a
+    setting: the logs, state and metrics directories, the env file) that is
+    a link or of the wrong type, or that lies under a link the app user
+    could have made: the role never acts through one."""
+    errors = []
+    for row in guarded:
+        if not row["path"]:
+            continue
+        found = probe["paths"][row["path"]]
+        name, kind = row["setting"], "directory" if row["kind"] == "directory" else "file"
+        if found.get("planted_link"):
+            errors.append("%s %s lies under %s, a symbolic link in a directory a user other than root can "
+                          "write: the role never acts through such a link. Replace it with the real directory, "
+                          "or point %s at the real path" % (name, row["path"], found["planted_link"], name))
+        elif found["exists"] and found["type"] != kind:
+            wanted = kind if kind == "directory" else "regular file"
+            errors.append("%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
+                          "nothing. Remove it if it is not the app's (as root, after checking where it points), "
+                          "then run the role again" % (name, row["path"], _KIND_NAMES[found["type"]], wanted))
+    return errors
