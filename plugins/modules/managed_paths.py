@@ -315,8 +315,8 @@ def link(item, check_mode):
         raise Refused("refusing %s: it is a %s, not a link; nothing there was changed" % (_shown(item), kind))
     if kind == "link" and os.readlink(path) == src and found.st_uid == os.geteuid():
         return False, None, None
-    before = "absent\n" if found is None else ("link to %s\n" % os.readlink(path) if kind == "link"
-                                              else "a file\n")
+    before = ("absent\n" if found is None else "link to %s\n" % os.readlink(path) if kind == "link"
+              else "a file\n")
     if not check_mode:
         _parents(path, False)
         for attempt in range(100):

@@ -17,6 +17,10 @@ description:
     what runs logrotate, chosen keys of the app's env file, and a stat of each
     path the role manages.
   - One call replaces fact gathering, getent, stat and crontab -l round-trips.
+  - Its action plugin checks, on the controller, the role's variables
+    (O(inputs)) before the module reaches the host, and what the module read
+    (O(host_check)) before the role changes anything. A broken rule fails the
+    task with one message per rule, each naming its variable.
 options:
   user:
     description: The app's user to look up and whose crontab to read.
@@ -106,6 +110,55 @@ options:
     description: logrotate's state file; read with O(report).
     type: path
     default: /var/lib/logrotate/status
+  inputs:
+    description:
+      - The role's variables by name (every C(server_maintanence_*) one), checked on the
+        controller against the role's C(meta/argument_specs.yml) and the rules it cannot
+        express, before the module runs. Never sent to the host.
+    type: dict
+  role_path:
+    description: The role whose C(meta/argument_specs.yml) declares O(inputs); required with it.
+    type: path
+  host_check:
+    description:
+      - The rules the host must meet for the role, checked on the controller on what the
+        module read; never sent to the host. A missing uv is a warning, not a failure.
+    type: dict
+    suboptions:
+      state:
+        description: The role's state; with C(absent) only O(host_check.guarded) is checked.
+        type: str
+        required: true
+      guarded:
+        description: The rows of the role's table with a C(setting) ({path, kind, setting}).
+        type: list
+        elements: dict
+        required: true
+      user:
+        description: The app user.
+        type: str
+        required: true
+      group:
+        description: The app's group.
+        type: str
+        required: true
+      uv_path:
+        description: The uv the entries run when set; else the one the module found.
+        type: str
+        default: ''
+      manage_packages:
+        description: Whether the role may install missing packages.
+        type: bool
+        required: true
+      packages:
+        description: The packages the role needs ({package, command, needed}).
+        type: list
+        elements: dict
+        required: true
+      cron_daily_runner:
+        description: The system's daily logrotate runner, needed where systemd is not PID 1.
+        type: path
+        required: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -540,6 +593,19 @@ def main():
             "jobs": {"type": "list", "elements": "str", "default": []},
             "logs_dir": {"type": "path", "default": ""},
             "logrotate_state": {"type": "path", "default": "/var/lib/logrotate/status"},
+            # The action plugin's, checked on the controller and never sent here.
+            "inputs": {"type": "dict", "no_log": True},
+            "role_path": {"type": "path"},
+            "host_check": {"type": "dict", "options": {
+                "state": {"type": "str", "required": True},
+                "guarded": {"type": "list", "elements": "dict", "required": True},
+                "user": {"type": "str", "required": True},
+                "group": {"type": "str", "required": True},
+                "uv_path": {"type": "str", "default": ""},
+                "manage_packages": {"type": "bool", "required": True},
+                "packages": {"type": "list", "elements": "dict", "required": True},
+                "cron_daily_runner": {"type": "path", "required": True},
+            }},
         },
         supports_check_mode=True,
     )

@@ -37,9 +37,18 @@ def env_lines(settings):
             # push_to_hub refuses a hub on a private or loopback address unless
             # its host name is listed here; a fleet's hub usually is one.
             hosts = [h.strip() for h in (settings.get("ssrf_allowed_hosts") or "").split(",") if h.strip()]
-            hub_host = urlsplit(settings["hub_url"]).hostname
-            lines["SSRF_ALLOWED_HOSTS"] = ",".join(hosts + ([hub_host] if hub_host not in hosts else []))
+            hub_host = _hostname(settings["hub_url"])
+            lines["SSRF_ALLOWED_HOSTS"] = ",".join(hosts + ([hub_host] if hub_host and hub_host not in hosts else []))
     if settings["cluster_role"] in ("hub", "both"):
         # The app turns auth on only for exactly "1".
         lines["API_KEY_AUTH_ENABLED"] = "1" if settings["api_key_auth_enabled"] else "0"
     return lines
+
+
+def _hostname(url):
+    """The URL's host, or None. Never raises: the probe's arguments compute
+    the lines before its action plugin refuses a bad hub URL by name."""
+    try:
+        return urlsplit(url or "").hostname
+    except ValueError:
+        return None

@@ -90,7 +90,7 @@ def input_errors(variables, role_path):
     does not judge, nor ever the API key's.
 
     `variables`: every variable whose name starts with server_maintanence_,
-    by that name (tasks/assert.yml passes all the host has); `role_path`:
+    by that name (the probe task, tasks/probe.yml, passes all the host has); `role_path`:
     the role's directory, whose meta/argument_specs.yml declares its
     variables. One the spec does not declare is refused as a typo, unless
     playbooks/site.yml reads it (PLAYBOOK_VARIABLES); one the spec gives a
@@ -109,7 +109,7 @@ def variable_errors(variables, options):
     """input_errors(), given the spec's options."""
     missing = sorted(name for name, spec in options.items() if "default" in (spec or {}) and name not in variables)
     if missing:
-        return ["%s did not reach the input check: tasks/assert.yml must pass every variable "
+        return ["%s did not reach the input check: the probe task (tasks/probe.yml) must pass every variable "
                 "q('ansible.builtin.varnames', '^%s') finds" % (name, PREFIX) for name in missing]
     inputs = {name[len(PREFIX):]: value for name, value in variables.items()}
     # The spec checks the type, and leaves the value as it was written ("yes").

@@ -1,8 +1,10 @@
-"""tasks/assert.yml hands the input rules every server_maintanence_* variable.
+"""The probe task (tasks/probe.yml) hands the input rules every
+server_maintanence_* variable.
 
-Its one task is run for real, on the controller alone (tasks_from, local
-connection): the role's defaults, an inventory and extra vars are where a
-user's variables come from. And every variable the repository's own
+It is run for real, on the controller alone (tasks_from, local connection),
+with state absent, whose host check asks nothing of the controller: the
+role's defaults, an inventory and extra vars are where a user's variables
+come from. A broken input fails it before the module runs. And every variable the repository's own
 inventories, scenarios, scripts and tests set is one the role declares, so
 none of them trips the typo check.
 """
@@ -28,12 +30,12 @@ PLAY = """
     - name: Check the inputs
       ansible.builtin.include_role:
         name: server_maintanence.ops.server_maintanence
-        tasks_from: assert.yml
+        tasks_from: probe.yml
 """
 
 
 def run_assert(tmp_path, host_vars, *extra):
-    inventory = {"all": {"hosts": {"web1": dict(host_vars, ansible_connection="local",
+    inventory = {"all": {"hosts": {"web1": dict(host_vars, ansible_connection="local", server_maintanence_state="absent",
                                                 ansible_python_interpreter=sys.executable)}}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "play.yml").write_text(PLAY)

@@ -40,3 +40,11 @@ def test_an_agent_without_a_key_or_the_ssrf_opt_in_gets_neither_line():
 def test_both_gets_the_agent_and_the_hub_lines():
     lines = env.env_lines(dict(CLUSTER, cluster_role="both", hub_api_key="k"))
     assert set(lines) == {"HUB_URL", "INSTANCE_ID", "HUB_API_KEY", "SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED"}
+
+
+@pytest.mark.parametrize("hub_url", [None, "", "http://[", "https://@", 5])
+def test_a_bad_hub_url_never_raises(hub_url):
+    """The probe's arguments compute the lines before the input check names the bad URL."""
+    if isinstance(hub_url, int):
+        hub_url = str(hub_url)
+    assert "HUB_URL" in env.env_lines(dict(CLUSTER, cluster_role="agent", hub_url=hub_url))

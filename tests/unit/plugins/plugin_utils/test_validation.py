@@ -1,6 +1,6 @@
 """The input rules the argument spec cannot express, without a host.
 
-input_errors() gets what tasks/assert.yml gives it: every
+input_errors() gets what the probe task (tasks/probe.yml) gives it: every
 server_maintanence_* variable by its name, and the role's path, whose
 meta/argument_specs.yml it reads."""
 
@@ -46,7 +46,7 @@ def test_every_option_of_the_spec_reaches_the_rules_and_is_accepted():
 def test_an_option_that_does_not_reach_the_rules_is_an_error(name):
     variables = {key: value for key, value in DEFAULTS.items() if key != name}
     assert validation.input_errors(variables, ROLE) == [
-        "%s did not reach the input check: tasks/assert.yml must pass every variable "
+        "%s did not reach the input check: the probe task (tasks/probe.yml) must pass every variable "
         "q('ansible.builtin.varnames', '^server_maintanence_') finds" % name]
 
 
