@@ -15,7 +15,8 @@ __metaclass__ = type
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import host_errors, input_errors
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import (
+    host_errors, host_warnings, input_errors)
 
 
 class ActionModule(ActionBase):
@@ -42,11 +43,15 @@ class ActionModule(ActionBase):
         errors = host_errors(probe, dict(host_check, uv=uv, manage_packages=boolean(host_check["manage_packages"])))
         if errors:
             result.update(failed=True, msg=errors)
-        elif host_check["state"] == "present" and not probe["uv"]["exists"]:
+            return result
+        warnings = host_warnings(probe, host_check)
+        if host_check["state"] == "present" and not probe["uv"]["exists"]:
             # Provisioning often comes before the app: a warning, not a repair.
-            result.setdefault("warnings", []).append(
+            warnings.append(
                 "uv is not installed yet (%s); the cron entries run %s and fail until the app is deployed with uv "
                 "there. Set server_maintanence_uv_path if it will live elsewhere."
                 % ("looked in " + ", ".join(probe["uv"]["searched"]) if probe["uv"]["discovered"]
                    else "server_maintanence_uv_path %s does not exist" % host_check.get("uv_path"), uv))
+        if warnings:
+            result.setdefault("warnings", []).extend(warnings)
         return result

@@ -277,6 +277,25 @@ def host_errors(probe, settings):
     return errors
 
 
+def host_warnings(probe, settings):
+    """What the host check says without failing: a metrics directory that
+    users other than root may write (an older release made it root:<group>
+    0775, or it was opened to the app user for it), which the role keeps as
+    it is. `settings`: state, guarded (as for host_errors)."""
+    warnings = []
+    for row in settings["guarded"]:
+        found = probe["paths"].get(row["path"]) if row["path"] else None
+        if (settings["state"] != "present" or row["setting"] != PREFIX + "metrics_dir" or not found
+                or found.get("type") != "directory" or not int(found["mode"], 8) & 0o022):
+            continue
+        warnings.append("%s %s is writable by users other than its owner (%s:%s, mode %s): whoever can write "
+                        "it can plant metrics that node_exporter serves as this host's. The role keeps an "
+                        "existing directory as it is; make it root:root 0755 (chown root:root %s; chmod 0755 %s)"
+                        % (row["setting"], row["path"], found.get("owner"), found.get("group"), found["mode"],
+                           row["path"], row["path"]))
+    return warnings
+
+
 _KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory",
                "other": "FIFO, socket or device"}
 
