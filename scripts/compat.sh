@@ -61,6 +61,13 @@ playbook() {
     fi
     echo "$recap"
   done
+  # changed=0 alone would pass a planner that sees drift the modules then
+  # find in place: a host in place must not even include the repairs.
+  if [ "$want" = 0 ] && grep -q '^included: .*/present\.yml for' "$log"; then
+    cat "$log"
+    echo "FAILED: $end $name: a host in place included the repairs (the planner saw drift the modules did not)" >&2
+    return 1
+  fi
   echo "=== $end: $name took $(($(date +%s) - start))s"
 }
 

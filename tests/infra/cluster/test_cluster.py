@@ -1,13 +1,14 @@
 """Hub and agents: group mapping, staggered pushes, the env file and its secret."""
 
 import contextlib
+import json
 import re
 import time
 
 import pytest
 
-from conftest import (APP_DIR, APP_USER, cron_frozen, crontab_entries, job_command, job_record, molecule_host, output,
-                      recap, run_job, run_site, run_status, status_table, write_job_record)
+from conftest import (APP_DIR, APP_USER, cron_frozen, crontab_entries, hostname, job_command, job_record, module_calls,
+                      molecule_host, output, recap, run_job, run_site, run_status, status_table, write_job_record)
 
 ENV_FILE = "/etc/server-monitoring/env"
 
@@ -54,6 +55,17 @@ def test_env_file_holds_the_cluster_keys_with_safe_modes(host, app, cluster_role
         # The app's own parser must read the written value as "auth on".
         assert app.setting_from_env("API_KEY_AUTH_ENABLED", values["API_KEY_AUTH_ENABLED"]) is True
         assert not {"HUB_URL", "HUB_API_KEY"} & set(values)
+
+
+def test_a_host_in_place_costs_one_module_call(host):
+    """Hub and agents alike: the probe once compared API_KEY_AUTH_ENABLED
+    ("1") on the host as a no_log value, Ansible masked every "1" of its
+    result, checksums included, and the planner saw the hub's files out of
+    place on every run while changed=0 still held."""
+    result = run_site(host, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    assert result.returncode == 0, output(result)[-3000:]
+    report = json.loads(result.stdout)
+    assert module_calls(report, hostname(host)) == ["server_maintanence.ops.probe"]
 
 
 def test_the_env_files_owner_and_mode_are_put_back_and_its_lines_kept(host):
