@@ -131,19 +131,19 @@ while read -r n floor idem changed; do
     [ "$changed" -eq 0 ] || echo "      NOTE: $changed host(s) changed something in the last idempotent run"
 done < "$WORK/rows"
 
-echo
-echo "first converge of a fresh stock host vs. the floor on a fresh host (recreated before each run)"
-printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "conv. median" ratio target verdict
-verdict 1 "$(median "$WORK/converge.csv" floor)" "$(median "$WORK/converge.csv" converge)" 2.5
-[ "$(changed_hosts "$WORK/converge.csv.out")" -eq 1 ] \
-    || echo "      NOTE: the last converge run changed nothing: it was not a first converge"
-
-echo
-echo "a run after the health check's schedule changed vs. the floor, same host"
-printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "run median" ratio target verdict
-verdict 1 "$(median "$WORK/setting.csv" floor)" "$(median "$WORK/setting.csv" setting)" 1.5
-[ "$(changed_hosts "$WORK/setting.csv.out")" -eq 1 ] \
-    || echo "      NOTE: the last run changed nothing: the setting did not change"
+# report_one TITLE HEADER CSV LABEL TARGET NOTE: one single-host comparison,
+# with NOTE when the last timed run changed nothing (it measured no change).
+report_one() {
+    echo
+    echo "$1"
+    printf '%5s %15s %15s %6s %7s  %s\n' hosts "floor median" "$2" ratio target verdict
+    verdict 1 "$(median "$3" floor)" "$(median "$3" "$4")" "$5"
+    [ "$(changed_hosts "$3.out")" -eq 1 ] || echo "      NOTE: $6"
+}
+report_one "first converge of a fresh stock host vs. the floor on a fresh host (recreated before each run)" \
+    "conv. median" "$WORK/converge.csv" converge 2.5 "the last converge run changed nothing: it was not a first converge"
+report_one "a run after the health check's schedule changed vs. the floor, same host" \
+    "run median" "$WORK/setting.csv" setting 1.5 "the last run changed nothing: the setting did not change"
 
 echo
 echo "per-task times, one idempotent run on $largest host(s) (ansible.posix.profile_tasks, top 10):"

@@ -189,6 +189,17 @@ def _parents(path, check_mode):
         os.makedirs(parent, 0o755)
 
 
+def _set_attributes(path, flags, uid, gid, mode):
+    """Owner, group and mode set through a descriptor of path itself, opened
+    without following a link there."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | CLOEXEC | flags)
+    try:
+        os.fchown(descriptor, uid, gid)
+        os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
+
+
 def directory(item, check_mode):
     """(changed, before, after) for a directory owned and moded as the item says."""
     path = item["path"]
@@ -206,12 +217,7 @@ def directory(item, check_mode):
         return False, None, None
     before = "absent\n" if found is None else "directory %s\n" % _attributes(found)
     if not check_mode:
-        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | CLOEXEC)
-        try:
-            os.fchown(descriptor, uid, gid)
-            os.fchmod(descriptor, mode)
-        finally:
-            os.close(descriptor)
+        _set_attributes(path, os.O_DIRECTORY, uid, gid, mode)
     return True, before, after
 
 
@@ -296,12 +302,7 @@ def regular_file(module, item, check_mode):
             item["owner"], item["group"], mode)
     if not check_mode:
         if current == data:
-            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | CLOEXEC)
-            try:
-                os.fchown(descriptor, uid, gid)
-                os.fchmod(descriptor, mode)
-            finally:
-                os.close(descriptor)
+            _set_attributes(path, os.O_NONBLOCK, uid, gid, mode)
         else:
             write(module, item, data, uid, gid, mode)
     return True, before, after
