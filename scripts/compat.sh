@@ -83,6 +83,20 @@ run() {
     docker rm -f "$host" >/dev/null 2>&1 || true
     docker run -d --name "$host" --network host "local/debian:${host##*-}" sleep infinity >/dev/null
   done
+  # Each host answers docker exec before Ansible's first task: a clean-clone
+  # CI run once found all three unreachable at once, right after their start.
+  for host in "${hosts[@]}"; do
+    local tries=0
+    until docker exec "$host" sh -c 'mkdir -p /root/.ansible/tmp' 2>"$dir/exec.err"; do
+      tries=$((tries + 1))
+      if [ "$tries" -ge 50 ]; then
+        echo "FAILED: $end: $host does not answer docker exec: $(cat "$dir/exec.err")" >&2
+        docker ps -a --filter "name=$host" >&2
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
   cat > "$dir/inventory.yml" <<EOF
 all:
   vars:
