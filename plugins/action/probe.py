@@ -39,7 +39,7 @@ class ActionModule(ActionBase):
         if result.get("failed") or host_check is None:
             return result
         probe = result["probe"]
-        uv = host_check.get("uv_path") or probe["uv"]["path"]
+        uv = probe["uv"]["path"]  # server_maintanence_uv_path when set, else the one found
         errors = host_errors(probe, dict(host_check, uv=uv, manage_packages=boolean(host_check["manage_packages"])))
         if errors:
             result.update(failed=True, msg=errors)
@@ -51,7 +51,7 @@ class ActionModule(ActionBase):
                 "uv is not installed yet (%s); the cron entries run %s and fail until the app is deployed with uv "
                 "there. Set server_maintanence_uv_path if it will live elsewhere."
                 % ("looked in " + ", ".join(probe["uv"]["searched"]) if probe["uv"]["discovered"]
-                   else "server_maintanence_uv_path %s does not exist" % host_check.get("uv_path"), uv))
+                   else "server_maintanence_uv_path %s does not exist" % uv, uv))
         if warnings:
             result.setdefault("warnings", []).extend(warnings)
         return result

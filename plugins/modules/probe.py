@@ -142,10 +142,6 @@ options:
         description: The app's group.
         type: str
         required: true
-      uv_path:
-        description: The uv the entries run when set; else the one the module found.
-        type: str
-        default: ''
       manage_packages:
         description: Whether the role may install missing packages.
         type: bool
@@ -601,7 +597,6 @@ def main():
                 "guarded": {"type": "list", "elements": "dict", "required": True},
                 "user": {"type": "str", "required": True},
                 "group": {"type": "str", "required": True},
-                "uv_path": {"type": "str", "default": ""},
                 "manage_packages": {"type": "bool", "required": True},
                 "packages": {"type": "list", "elements": "dict", "required": True},
                 "cron_daily_runner": {"type": "path", "required": True},

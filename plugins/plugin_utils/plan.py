@@ -37,7 +37,8 @@ def _in_place(found, row):
     kind = row["kind"]
     if kind == "link":
         return found.get("type") == "link" and found.get("owner") == "root" and found.get("target") == row["src"]
-    if found.get("type") != kind or not _attributes_hold(found, row):
+    # The env file's keys are the env_file module's: here its type and attributes.
+    if found.get("type") != ("file" if kind == "env_file" else kind) or not _attributes_hold(found, row):
         return False
     return kind != "file" or found.get("checksum") == hashlib.sha1(row["content"].encode("utf-8")).hexdigest()
 
@@ -143,8 +144,7 @@ def plan(probe, wanted):
         keys = [key for key in wanted["env"]["keys"]
                 if (probe["env"].get(key) != wanted["env"]["plain"][key] if key in wanted["env"]["plain"]
                     else not probe["env_in_sync"].get(key))]
-        here = found[env["path"]]
-        if keys or not (here.get("type") == "file" and _attributes_hold(here, env)):
+        if keys or not _in_place(found[env["path"]], env):
             steps["env_file"] = {"path": env["path"], "owner": env["owner"], "group": env["group"],
                                  "mode": env["mode"], "setting": env["setting"], "keys": keys}
     return steps

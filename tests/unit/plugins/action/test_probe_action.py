@@ -27,7 +27,7 @@ PROBE = {
               METRICS: {"exists": True, "type": "directory", "owner": "root", "group": "root", "mode": "0755",
                         "planted_link": None}},
 }
-HOST_CHECK = {"state": "present", "user": "www-data", "group": "www-data", "uv_path": "", "manage_packages": "yes",
+HOST_CHECK = {"state": "present", "user": "www-data", "group": "www-data", "manage_packages": "yes",
               "cron_daily_runner": "/etc/cron.daily/logrotate",
               "packages": [{"package": "cron", "command": "crontab", "needed": True}],
               "guarded": [{"setting": "server_maintanence_logs_dir", "path": "/opt/server-monitoring/logs",
