@@ -13,7 +13,7 @@ short_description: Own the app's entries in the app user's crontab
 version_added: "0.3.0"
 description:
   - Reads the crontab of O(user) once, puts O(entries) in place in memory and
-    writes it back once, with C(crontab -u USER -), only when it changed.
+    writes it back once, with C(crontab -u USER FILE), only when it changed.
   - "Each entry is a C(#Ansible: <name>) header followed by its line, the form
     M(ansible.builtin.cron) writes, so entries it made are recognised; an
     entry is edited where it stands, and a new one is appended."
@@ -71,7 +71,9 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Runs C(crontab -l -u) and, when something changes, C(crontab -u USER -).
+  - Runs C(crontab -l -u) and, when something changes, C(crontab -u USER FILE) with a complete copy
+    of the new crontab, root's (C(0600)) in C(/run), removed afterwards. Never through a pipe: a
+    module killed while feeding a pipe would leave crontab(1) to install what it had read.
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """
@@ -104,6 +106,8 @@ crontab:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import reconcile
 
 
@@ -147,11 +151,28 @@ def main():
                           "before": "".join(line + "\n" for line in before),
                           "after": "".join(line + "\n" for line in after)}
     if changed and not module.check_mode:
-        rc, _out, err = module.run_command(["crontab", "-u", user, "-"],
-                                           data="".join(line + "\n" for line in after), binary_data=True)
-        if rc != 0:
-            module.fail_json(msg="crontab -u %s - failed: %s" % (user, err.strip()), **result)
+        install(module, user, "".join(line + "\n" for line in after), result)
     module.exit_json(**result)
+
+
+def install(module, user, text, result):
+    """Install text as user's crontab from a complete file, as
+    ansible.builtin.cron does: crontab(1) reading a pipe installs whatever it
+    read when the pipe closes, so a module killed while feeding it would
+    leave an empty crontab. The file is root's (0600) and removed afterwards;
+    a run cut short leaves it to the next run's sweep of leftovers."""
+    try:
+        copy = safety.private_copy(to_bytes(text, errors="surrogate_or_strict"), safety.PRIVATE_DIR)
+    except OSError as error:
+        module.fail_json(msg=str(safety.write_failure(error, "%s/<temporary copy of %s's crontab>" % (
+            safety.PRIVATE_DIR, user), "server_maintanence_user")), **result)
+    try:
+        rc, _out, err = module.run_command(["crontab", "-u", user, copy])
+    finally:
+        safety.remove_leftover(copy)
+    if rc != 0:
+        module.fail_json(msg="cannot write the crontab of %s (server_maintanence_user): crontab -u %s FILE "
+                             "failed: %s; it was left as it was" % (user, user, err.strip()), **result)
 
 
 if __name__ == "__main__":

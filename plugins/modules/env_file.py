@@ -23,6 +23,10 @@ description:
     over O(path). Nothing is ever followed through a link, so the file may sit
     in a directory the app user can write (the app's own C(.env)).
   - Refuses, changing nothing, when O(path) is a symlink or not a regular file.
+  - A missing directory of O(path) is created C(root) C(0755), as the app's
+    deployment guide does (C(mkdir -p)), never through a link.
+  - A write that fails (a full disk, a read-only filesystem) names O(path) and
+    O(setting) and leaves the file as it was.
   - Never shows a value, in its result or its diff; only which keys change.
 options:
   path:
@@ -96,46 +100,28 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
+from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import assignments, line, parse
 
 # An env file is a few lines; a bigger one is not what the role manages.
 SIZE_CAP = 1 << 20
 
 
-class Refused(Exception):
-    pass
-
-
-def _named(path, setting):
-    return "%s%s" % (path, " (%s)" % setting if setting else "")
-
-
 def read_current(dir_fd, name, shown):
     """The file's text and stat, or (None, None) when it does not exist.
     Never follows a link nor blocks on a FIFO."""
-    try:
-        found = os.lstat(name, dir_fd=dir_fd)
-    except OSError:
+    if dir_fd is None:
         return None, None
-    if not stat.S_ISREG(found.st_mode):
-        raise Refused("refusing %s: it is %s, not a regular file; nothing was written"
-                      % (shown, "a symlink" if stat.S_ISLNK(found.st_mode) else "not a regular file"))
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (found.st_dev, found.st_ino):
-            raise Refused("refusing %s: it changed while being read; nothing was written" % shown)
-        if info.st_size > SIZE_CAP:
-            raise Refused("refusing %s: it is larger than %d bytes; nothing was written" % (shown, SIZE_CAP))
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return to_text(b"".join(chunks), errors="surrogate_or_strict"), info
+    content, info = safety.read_regular(name, SIZE_CAP, dir_fd)
+    if info is None:
+        return None, None
+    if content is None:
+        found = safety.kind(info)
+        raise Refused("refusing %s: it is %s; nothing was written" % (
+            shown, "larger than %d bytes" % SIZE_CAP if found == "file"
+            else "a symlink" if found == "link" else "not a regular file"))
+    return to_text(content, errors="surrogate_or_strict"), info
 
 
 def updated(text, values):
@@ -156,43 +142,33 @@ def updated(text, values):
     return text, changed
 
 
-def write(dir_fd, name, text, uid, gid, mode):
-    """Replace dir/name with text: a new file, owned by uid and gid, with
-    mode before its first byte, renamed over the old one within the
-    directory."""
-    for attempt in range(100):
-        temp = ".%s.%d.%d.tmp" % (name, os.getpid(), attempt)
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                         mode & 0o600, dir_fd=dir_fd)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise Refused("cannot create a temporary file beside %s" % name)
+def _open_directory(directory, shown):
+    """A descriptor of the env file's directory, or None when it does not exist yet."""
     try:
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-        data = to_bytes(text, errors="surrogate_or_strict")
-        while data:
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
-        os.close(fd)
-        fd = None
-        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        try:
-            os.unlink(temp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
-    os.fsync(dir_fd)
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | safety.CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise Refused("cannot open the directory of %s: %s" % (shown, error.strerror))
+
+
+def _make_directory(directory, shown):
+    """Create the env file's missing directory as the app's deployment guide
+    does (mkdir -p): root's, 0755, no link followed; its descriptor."""
+    try:
+        if safety.lstat(directory) is not None:
+            raise Refused("refusing %s: %s is not a directory; nothing was written" % (shown, directory))
+        safety.make_parents(directory)
+        os.mkdir(directory, 0o755)
+        safety.set_attributes(directory, 0, 0, 0o755, directory=True)
+        safety.fsync_directory(os.path.dirname(directory))
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | safety.CLOEXEC)
+    except OSError as error:
+        raise safety.write_failure(error, directory, None, "create")
 
 
 def apply(module, path, values, group, setting, owner=None, mode=0o640):
-    shown = _named(path, setting)
+    shown = safety.shown(path, setting)
     directory, name = os.path.split(path)
     try:
         gid = grp.getgrnam(group).gr_gid
@@ -202,10 +178,7 @@ def apply(module, path, values, group, setting, owner=None, mode=0o640):
         uid = os.geteuid() if owner is None else pwd.getpwnam(owner).pw_uid
     except KeyError:
         raise Refused("owner %s does not exist" % owner)
-    try:
-        dir_fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        raise Refused("cannot open the directory of %s: %s" % (shown, error.strerror))
+    dir_fd = _open_directory(directory or ".", shown)
     try:
         text, info = read_current(dir_fd, name, shown)
         new, changed = updated(text or "", values)
@@ -226,10 +199,14 @@ def apply(module, path, values, group, setting, owner=None, mode=0o640):
                 "after": "".join("%s (value not shown%s)\n" % (key, ", changed" if key in changed else "")
                                  for key in sorted(values))}
         if result["changed"] and not module.check_mode:
-            write(dir_fd, name, new, uid, gid, mode)
+            if dir_fd is None:
+                dir_fd = _make_directory(directory, shown)
+            safety.write_file(path, to_bytes(new, errors="surrogate_or_strict"), uid, gid, mode, setting,
+                              dir_fd=dir_fd)
         return result
     finally:
-        os.close(dir_fd)
+        if dir_fd is not None:
+            os.close(dir_fd)
 
 
 def main():
@@ -251,20 +228,20 @@ def main():
         mode = None
     if mode is None or mode & 0o007 or mode > 0o7777:
         module.fail_json(msg="mode %s of %s is not an octal mode that gives others no access"
-                         % (params["mode"], _named(params["path"], params["setting"])))
+                         % (params["mode"], safety.shown(params["path"], params["setting"])))
     values = dict((key, str(value)) for key, value in params["values"].items())
     try:
         for key, value in values.items():
             line(key, value)  # a key systemd would ignore, or a value it cannot hold
     except ValueError:
         module.fail_json(msg="refusing to write %s: key %s cannot be read back by systemd (its value is not shown)"
-                         % (_named(params["path"], params["setting"]), key))
+                         % (safety.shown(params["path"], params["setting"]), key))
     try:
         result = apply(module, params["path"], values, params["group"], params["setting"], params["owner"], mode)
     except Refused as error:
         module.fail_json(msg=str(error))
     except OSError as error:
-        module.fail_json(msg="cannot write %s: %s" % (_named(params["path"], params["setting"]), error.strerror))
+        module.fail_json(msg=str(safety.write_failure(error, params["path"], params["setting"])))
     module.exit_json(**result)
 
 

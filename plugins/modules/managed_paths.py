@@ -19,8 +19,16 @@ description:
   - Nothing is followed through a link. The last component of every path is
     C(lstat)ed and opened with C(O_NOFOLLOW); a directory is changed through a
     descriptor of the directory itself. A file is written as a new file beside
-    the old one, with its owner and mode set before the first byte, validated,
-    then renamed over the path (a link there is replaced, never written through).
+    the old one, with its owner and mode set before the first byte, fsynced,
+    validated, then renamed over the path (a link there is replaced, never
+    written through), and the directory fsynced.
+  - Every file's new content is written and validated before the first change a
+    reader can see; a failure there (a full disk, a refused validation) leaves
+    every path as it was. A run killed at any instant leaves each path old or
+    new; a temporary name it leaves is one no reader of the directory takes for
+    configuration (a leading dot and a trailing C(~), which cron, run-parts and
+    logrotate skip), and O(paths[].state=leftover) removes it.
+  - Every failure names the path, and O(paths[].setting) when given.
   - A directory, FIFO, socket or device found where a file or a link is wanted,
     or anything but a directory where a directory is wanted, is refused with
     the path named, and nothing after it is applied.
@@ -42,9 +50,11 @@ options:
           - C(rmdir) removes an empty directory; one that still holds something is kept
             and listed in RV(kept).
           - C(purge) removes a directory and everything in it, never following a link inside.
+          - C(leftover) removes what a run cut short left under one of the module's temporary
+            names (root's only; a directory only when it holds nothing but root's files).
         type: str
         required: true
-        choices: [directory, file, link, absent, rmdir, purge]
+        choices: [directory, file, link, absent, rmdir, purge, leftover]
       owner:
         description: Owner of a directory or file (C(root) for a link, which the module makes as itself).
         type: str
@@ -67,6 +77,12 @@ options:
         type: str
       setting:
         description: The role variable that names the path, quoted in error messages.
+        type: str
+      creation_record:
+        description:
+          - For a directory the module creates, the name of an empty root-owned record file it
+            holds from the instant it appears (it is made under a temporary name, the record
+            written in it, then renamed into place).
         type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -132,30 +148,17 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
+from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 
-CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # What the module shows of a file it replaces; a bigger one is summarised.
 DIFF_CAP = 1 << 16
-KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
-
-
-class Refused(Exception):
-    pass
+# The creation record of a directory: root's, so the app user cannot forge it.
+RECORD_IDS = {"uid": 0, "gid": 0, "mode": 0o644}
 
 
 def _shown(item):
-    return "%s%s" % (item["path"], " (%s)" % item["setting"] if item.get("setting") else "")
-
-
-def _kind(info):
-    return None if info is None else KINDS.get(stat.S_IFMT(info.st_mode), "FIFO, socket or device")
-
-
-def _lstat(path):
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
+    return safety.shown(item["path"], item.get("setting"))
 
 
 def _ids(item):
@@ -182,66 +185,31 @@ def _name(lookup, number):
         return str(number)
 
 
-def _parents(path, check_mode):
-    """Create the missing parents of path, root 0755, as the file module does."""
-    parent = os.path.dirname(path)
-    if not check_mode and not os.path.isdir(parent):
-        os.makedirs(parent, 0o755)
-
-
-def _set_attributes(path, flags, uid, gid, mode):
-    """Owner, group and mode set through a descriptor of path itself, opened
-    without following a link there."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | CLOEXEC | flags)
-    try:
-        os.fchown(descriptor, uid, gid)
-        os.fchmod(descriptor, mode)
-    finally:
-        os.close(descriptor)
-
-
 def directory(item, check_mode):
-    """(changed, before, after) for a directory owned and moded as the item says."""
+    """(changed, before, after) for a directory owned and moded as the item
+    says; a new one appears with its creation record when the item has one."""
     path = item["path"]
     uid, gid, mode = _ids(item)
     after = "directory %s:%s %04o\n" % (item["owner"], item["group"], mode)
-    found = _lstat(path)
+    found = safety.lstat(path)
     if found is not None and not stat.S_ISDIR(found.st_mode):
         raise Refused("refusing %s: it is a %s, not a directory; nothing there was changed"
-                      % (_shown(item), _kind(found)))
-    if found is None:
-        if not check_mode:
-            _parents(path, check_mode)
-            os.mkdir(path, 0o700)
-    elif (found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (uid, gid, mode):
+                      % (_shown(item), safety.kind(found)))
+    if found is not None and (found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (uid, gid, mode):
         return False, None, None
     before = "absent\n" if found is None else "directory %s\n" % _attributes(found)
+    if found is None and item.get("creation_record"):
+        after += "holding its creation record %s\n" % item["creation_record"]
     if not check_mode:
-        _set_attributes(path, os.O_DIRECTORY, uid, gid, mode)
+        if found is None:
+            record = dict(RECORD_IDS, name=item["creation_record"]) if item.get("creation_record") else None
+            safety.make_directory(path, uid, gid, mode, record, item.get("setting"))
+        else:
+            try:
+                safety.set_attributes(path, uid, gid, mode, directory=True)
+            except OSError as error:
+                raise safety.write_failure(error, path, item.get("setting"), "change")
     return True, before, after
-
-
-def _read(path, found):
-    """The current content of a regular file, never following a link nor
-    blocking, or None when it is bigger than the diff cap."""
-    if found.st_size > DIFF_CAP * 16:
-        return None
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | CLOEXEC)
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(descriptor)
-        if (info.st_dev, info.st_ino) != (found.st_dev, found.st_ino):
-            raise Refused("%s changed while it was read; nothing was written" % path)
-        return handle.read()
-
-
-def _temporary(directory_path, name):
-    for attempt in range(100):
-        temp = os.path.join(directory_path, ".%s.%d.%d.tmp" % (name, os.getpid(), attempt))
-        try:
-            return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | CLOEXEC, 0o600)
-        except FileExistsError:
-            continue
-    raise Refused("cannot create a temporary file beside %s" % name)
 
 
 def _validate(module, item, temp):
@@ -252,45 +220,17 @@ def _validate(module, item, temp):
                       % (_shown(item), item["validate"], rc, (err or out).strip()))
 
 
-def write(module, item, data, uid, gid, mode):
-    """A new file beside path, owned and moded before its first byte,
-    validated, renamed over path."""
-    path = item["path"]
-    _parents(path, False)
-    temp, descriptor = _temporary(os.path.dirname(path), os.path.basename(path))
-    try:
-        os.fchown(descriptor, uid, gid)
-        os.fchmod(descriptor, mode)
-        rest = data
-        while rest:
-            rest = rest[os.write(descriptor, rest):]
-        os.fsync(descriptor)
-        os.close(descriptor)
-        descriptor = None
-        if item.get("validate"):
-            _validate(module, item, temp)
-        os.rename(temp, path)
-    except BaseException:
-        if descriptor is not None:
-            os.close(descriptor)
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-
-
-def regular_file(module, item, check_mode):
+def regular_file(module, item, check_mode, staged):
+    """(changed, before, after) for a file; its new content is staged (written
+    under a temporary name and validated), to go live in apply's second pass."""
     path = item["path"]
     uid, gid, mode = _ids(item)
     data = to_bytes(item.get("content") or "", errors="surrogate_or_strict")
-    found = _lstat(path)
-    kind = _kind(found)
+    current, found = safety.read_regular(path, DIFF_CAP * 16)
+    kind = safety.kind(found)
     if kind not in (None, "file", "link"):
         raise Refused("refusing %s: it is a %s, not a file; nothing there was changed" % (_shown(item), kind))
-    current = _read(path, found) if kind == "file" else None
-    attributes = found is not None and kind == "file" and (
-        found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (uid, gid, mode)
+    attributes = kind == "file" and (found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (uid, gid, mode)
     if current == data and attributes:
         return False, None, None
     before = ("absent\n" if found is None else "link to %s\n" % os.readlink(path) if kind == "link"
@@ -300,18 +240,31 @@ def regular_file(module, item, check_mode):
     if current == data:
         before, after = "%s %s\n" % (kind, _attributes(found)), "file %s:%s %04o\n" % (
             item["owner"], item["group"], mode)
-    if not check_mode:
-        if current == data:
-            _set_attributes(path, os.O_NONBLOCK, uid, gid, mode)
-        else:
-            write(module, item, data, uid, gid, mode)
+        if not check_mode:
+            staged.append(lambda: _set_file_attributes(item, uid, gid, mode))
+    elif not check_mode:
+        try:
+            safety.make_parents(path)
+        except OSError as error:
+            raise safety.write_failure(error, path, item.get("setting"))
+        new = safety.StagedFile(path, data, uid, gid, mode, item.get("setting"))
+        staged.append(new)
+        if item.get("validate"):
+            _validate(module, item, new.temporary)
     return True, before, after
+
+
+def _set_file_attributes(item, uid, gid, mode):
+    try:
+        safety.set_attributes(item["path"], uid, gid, mode)
+    except OSError as error:
+        raise safety.write_failure(error, item["path"], item.get("setting"), "change")
 
 
 def link(item, check_mode):
     path, src = item["path"], item["src"]
-    found = _lstat(path)
-    kind = _kind(found)
+    found = safety.lstat(path)
+    kind = safety.kind(found)
     if kind not in (None, "file", "link"):
         raise Refused("refusing %s: it is a %s, not a link; nothing there was changed" % (_shown(item), kind))
     if kind == "link" and os.readlink(path) == src and found.st_uid == os.geteuid():
@@ -319,24 +272,13 @@ def link(item, check_mode):
     before = ("absent\n" if found is None else "link to %s\n" % os.readlink(path) if kind == "link"
               else "a file\n")
     if not check_mode:
-        _parents(path, False)
-        for attempt in range(100):
-            temp = "%s.%d.%d.tmp" % (path, os.getpid(), attempt)
-            try:
-                os.symlink(src, temp)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise Refused("cannot create a temporary link beside %s" % path)
-        os.rename(temp, path)
+        safety.symlink(path, src, item.get("setting"))
     return True, before, "link to %s\n" % src
 
 
 def absent(module, item, check_mode, kept):
     path = item["path"]
-    found = _lstat(path)
-    kind = _kind(found)
+    kind = safety.kind(safety.lstat(path))
     if kind is None:
         return False, None, None
     if kind not in ("file", "link"):
@@ -348,13 +290,26 @@ def absent(module, item, check_mode, kept):
     return True, "%s\n" % kind, "absent\n"
 
 
+def leftover(module, item, check_mode, kept):
+    """A temporary name of the role's that a run cut short left behind."""
+    path = item["path"]
+    kind = safety.kind(safety.lstat(path))
+    if kind is None:
+        return False, None, None
+    if not check_mode and not safety.remove_leftover(path):
+        module.warn("kept %s: it is not only the role's own leftover" % path)
+        kept.append(path)
+        return False, None, None
+    return True, "%s left by a run cut short\n" % kind, "absent\n"
+
+
 def remove_directory(item, check_mode, kept):
     path = item["path"]
-    found = _lstat(path)
+    found = safety.lstat(path)
     if found is None:
         return False, None, None
     if not stat.S_ISDIR(found.st_mode):
-        raise Refused("refusing to remove %s: it is a %s, not a directory" % (_shown(item), _kind(found)))
+        raise Refused("refusing to remove %s: it is a %s, not a directory" % (_shown(item), safety.kind(found)))
     if item["state"] == "purge":
         if not check_mode:
             shutil.rmtree(path)
@@ -375,28 +330,67 @@ def remove_directory(item, check_mode, kept):
     return True, "directory\n", "absent\n"
 
 
+def _outcome(module, item, result, staged):
+    state = item["state"]
+    if state == "directory":
+        return directory(item, module.check_mode)
+    if state == "file":
+        return regular_file(module, item, module.check_mode, staged)
+    if state == "link":
+        return link(item, module.check_mode)
+    if state == "absent":
+        return absent(module, item, module.check_mode, result["kept"])
+    if state == "leftover":
+        return leftover(module, item, module.check_mode, result["kept"])
+    return remove_directory(item, module.check_mode, result["kept"])
+
+
+def _named_failure(function, module, item, *args):
+    """function's outcome, an OSError turned into a refusal naming the item's path and variable."""
+    try:
+        return function(module, item, *args)
+    except OSError as error:
+        raise safety.write_failure(error, item["path"], item.get("setting"), "change")
+
+
+def _discard(staged):
+    for new in staged:
+        if isinstance(new, safety.StagedFile):
+            new.discard()
+
+
 def apply(module, items, result):
-    """Apply items in order, recording in result what changed: on a refusal
-    the caller still reports what was done before it."""
+    """Apply items in two passes. The first stages every file's new content
+    (written under a temporary name and validated) and changes nothing that
+    a reader sees: a failure there (a full disk, a refused validation) leaves
+    the host as it was. The second applies the items in order, each file by
+    one rename. result records what changed, also when a refusal stops it."""
+    staged, outcomes = [], {}
+    try:
+        for item in items:
+            if item["state"] == "file":
+                outcomes[id(item)] = _named_failure(regular_file, module, item, module.check_mode, staged)
+    except BaseException:
+        _discard(staged)
+        raise
+    pending = list(staged)
     diffs = []
-    for item in items:
-        state = item["state"]
-        if state == "directory":
-            outcome = directory(item, module.check_mode)
-        elif state == "file":
-            outcome = regular_file(module, item, module.check_mode)
-        elif state == "link":
-            outcome = link(item, module.check_mode)
-        elif state == "absent":
-            outcome = absent(module, item, module.check_mode, result["kept"])
-        else:
-            outcome = remove_directory(item, module.check_mode, result["kept"])
-        changed, before, after = outcome
-        if changed:
-            result["changed"] = True
-            result["changed_paths"].append(item["path"])
-            diffs.append({"before_header": item["path"], "after_header": item["path"],
-                          "before": before, "after": after})
+    try:
+        for item in items:
+            if item["state"] == "file":
+                changed, before, after = outcomes[id(item)]
+                if changed and not module.check_mode:
+                    new = pending.pop(0)
+                    new.commit() if isinstance(new, safety.StagedFile) else new()
+            else:
+                changed, before, after = _named_failure(_outcome, module, item, result, staged)
+            if changed:
+                result["changed"] = True
+                result["changed_paths"].append(item["path"])
+                diffs.append({"before_header": item["path"], "after_header": item["path"],
+                              "before": before, "after": after})
+    finally:
+        _discard(pending)
         if module._diff:
             result["diff"] = diffs
 
@@ -410,7 +404,7 @@ def main():
             "paths": {"type": "list", "elements": "dict", "required": True, "options": {
                 "path": {"type": "str", "required": True},
                 "state": {"type": "str", "required": True,
-                          "choices": ["directory", "file", "link", "absent", "rmdir", "purge"]},
+                          "choices": ["directory", "file", "link", "absent", "rmdir", "purge", "leftover"]},
                 "owner": {"type": "str"},
                 "group": {"type": "str"},
                 "mode": {"type": "str"},
@@ -418,6 +412,7 @@ def main():
                 "validate": {"type": "str"},
                 "src": {"type": "str"},
                 "setting": {"type": "str"},
+                "creation_record": {"type": "str"},
             }},
         },
         supports_check_mode=True,
@@ -433,8 +428,6 @@ def main():
         apply(module, items, result)
     except Refused as error:
         module.fail_json(msg=str(error), **result)
-    except OSError as error:
-        module.fail_json(msg="cannot change %s: %s" % (error.filename, error.strerror), **result)
     module.exit_json(**result)
 
 

@@ -261,6 +261,20 @@ probe:
       description: With O(report), the disk usage of O(logs_dir) and the space free for its owner, in bytes (null when missing).
       type: dict
       sample: {size: 16384, free: 20212121600}
+    leftovers:
+      description: What a run cut short left under the role's temporary names (root's only), in each
+        directory that holds one of O(paths) and in C(/run), where crontab copies are written.
+      type: list
+      elements: str
+      sample: [/etc/logrotate.d/.server-maintanence.server-maintanence-tmp-0123456789abcdef~]
+    state_dir:
+      description:
+        - With O(report), whether the job runner, run as O(user), can write its records in O(state_dir);
+          null when it is not a directory.
+        - free and free_inodes are what a user other than root has; read_only the filesystem's flag;
+          writable whether the directory's owner, group and mode let O(user) write.
+      type: dict
+      sample: {free: 20212121600, free_inodes: 1200000, read_only: false, writable: true}
     crontab_changed:
       description: With O(report), when O(user)'s crontab last changed (its file's mtime), as a Unix time; null without one.
       type: float
@@ -279,6 +293,7 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse
 
 # Where Debian's cron keeps each user's crontab.
@@ -365,7 +380,7 @@ def _stat(path, checksum=False):
         info = os.lstat(path)
     except FileNotFoundError:
         return result
-    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "other")
+    kind = safety.KINDS.get(stat.S_IFMT(info.st_mode), "other")
     result.update(exists=True, type=kind, mode="%04o" % stat.S_IMODE(info.st_mode),
                   owner=_name(pwd.getpwuid, info.st_uid), group=_name(grp.getgrgid, info.st_gid),
                   isdir=kind == "directory", checksum=None)
@@ -378,23 +393,14 @@ def _stat(path, checksum=False):
     return result
 
 
-_KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
-
-
 def read_file(path, limit):
     """The content of the regular file at path, or None: None when path is
     a link, not a regular file (a FIFO is opened without blocking and
     refused), missing, unreadable or larger than limit bytes."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
+        return safety.read_regular(path, limit)[0]
+    except (OSError, safety.Refused):
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        content = handle.read(limit + 1)
-    return content if len(content) <= limit else None
 
 
 def _planted_link(path):
@@ -537,6 +543,27 @@ def _mtime(path):
         return None
 
 
+def _state_dir(path, user):
+    """Whether the job runner, run as user, can write its records in path:
+    the space and inodes free for a user other than root, whether the
+    filesystem is read-only, and whether the directory's owner, group and
+    mode let user write. None when path is not a directory."""
+    info = safety.lstat(path)
+    if safety.kind(info) != "directory":
+        return None
+    try:
+        found = os.statvfs(path)
+        account = pwd.getpwnam(user)
+    except (OSError, KeyError):
+        return None
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    mode = stat.S_IMODE(info.st_mode)
+    writable = bool(mode & 0o002 or (info.st_uid == account.pw_uid and mode & 0o200)
+                    or (info.st_gid in groups and mode & 0o020))
+    return {"free": found.f_bavail * found.f_frsize, "free_inodes": found.f_favail,
+            "read_only": bool(found.f_flag & getattr(os, "ST_RDONLY", 1)), "writable": writable}
+
+
 def _free_space(path):
     if not os.path.isdir(path) or os.path.islink(path):
         return None
@@ -634,6 +661,7 @@ def main():
         report = {
             "now": time.time(),
             "jobs": _job_records(params["state_dir"], params["jobs"]),
+            "state_dir": _state_dir(params["state_dir"], params["user"]),
             "logs": {"size": _disk_usage(params["logs_dir"]), "free": _free_space(params["logs_dir"])},
             "last_rotation": _last_rotation(params["logrotate_state"], params["logs_dir"]),
             "crontab_changed": _mtime(os.path.join(CRONTABS, params["user"])),
@@ -655,6 +683,10 @@ def main():
                          for unit in params["units"]},
         "paths": {path: _stat(path, path in params["checksums"] and path != params["env_file"])
                   for path in params["paths"]},
+        # What runs cut short left under the role's temporary names, in each
+        # directory holding one of paths, and where crontab copies are written.
+        "leftovers": [path for path, _kind in safety.leftovers(
+            [os.path.dirname(path) for path in params["paths"]] + ([safety.PRIVATE_DIR] if params["paths"] else []))],
         # An image or chroot may have no package lists at all: apt must fetch them.
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
                          for name in _listdir("/var/lib/apt/lists")),

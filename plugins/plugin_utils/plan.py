@@ -15,9 +15,9 @@ from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import _missing_packages
 
 
-# The record the role leaves in a directory it creates: root's, so the app
-# user cannot forge it.
-RECORD = {"owner": "root", "group": "root", "mode": "0644", "content": ""}
+# The owner of the record the role leaves in a directory it creates: root,
+# so the app user cannot forge it.
+RECORD_OWNER = "root"
 
 
 def _rows(managed):
@@ -60,7 +60,13 @@ def _removable(found):
 
 
 def _recorded(found, record):
-    return (found.get(record) or {}).get("type") == "file" and found[record].get("owner") == RECORD["owner"]
+    return (found.get(record) or {}).get("type") == "file" and found[record].get("owner") == RECORD_OWNER
+
+
+def _leftovers(probe):
+    """What runs cut short left under the role's temporary names: out of
+    place, removed by every run."""
+    return [{"path": path, "state": "leftover"} for path in probe.get("leftovers", [])]
 
 
 def plan(probe, wanted):
@@ -77,7 +83,9 @@ def plan(probe, wanted):
     the host).
 
     `paths` in the result lists the complete managed_paths items, in the
-    table's order, removals last; `env_file` the env_file module's arguments
+    table's order, removals last (with the leftovers of runs cut short, which
+    every run removes); a directory the role creates with its record names it
+    in `creation_record`; `env_file` the env_file module's arguments
     but the values. Nothing is removed that is not a file or a link: a
     directory or a FIFO found where the role's file should be is another
     program's."""
@@ -106,8 +114,8 @@ def plan(probe, wanted):
             elif row["kind"] == "directory" and row.get("record") and _recorded(found, record_of(row)):
                 records.append({"path": record_of(row), "state": "absent"})
                 directories.append(_arguments(row, "rmdir"))
-        if remove + directories:
-            steps["paths"] = remove + records + directories
+        if remove + directories + _leftovers(probe):
+            steps["paths"] = _leftovers(probe) + remove + records + directories
         return steps
 
     missing = _missing_packages(probe, wanted["packages"])
@@ -128,11 +136,13 @@ def plan(probe, wanted):
                 remove.append(_arguments(row, "absent"))
         elif row["kind"] != "runner_file" and not (
                 (row.get("keep_existing") and here["exists"]) or _in_place(here, row)):
-            put.append(_arguments(row, row["kind"]))
+            item = _arguments(row, row["kind"])
             if row.get("record") and not here["exists"]:
-                put.append(dict(RECORD, path=record_of(row), state="file"))
-    if put + remove:
-        steps["paths"] = put + remove
+                # It appears holding its record (made aside, renamed into place).
+                item["creation_record"] = wanted["created_record"]
+            put.append(item)
+    if put + remove + _leftovers(probe):
+        steps["paths"] = put + remove + _leftovers(probe)
 
     crontab, taken_over = reconcile(lines, entries)
     if crontab != lines:

@@ -2,7 +2,9 @@
 
 import importlib.util
 import json
+import os
 import pathlib
+import stat
 
 import pytest
 
@@ -26,10 +28,11 @@ MINE = "17 4 * * * /usr/bin/true"
 
 
 class Crontab:
-    """crontab(1) for one user: `-l` answers, `-u USER -` stores; every call recorded."""
+    """crontab(1) for one user: `-l` answers, `-u USER FILE` stores the file;
+    every call recorded, with the mode of each file it read."""
 
     def __init__(self, monkeypatch, text=None, installed=True):
-        self.text, self.calls = text, []
+        self.text, self.calls, self.modes = text, [], []
         monkeypatch.setattr(AnsibleModule, "run_command", self.run_command)
         monkeypatch.setattr(AnsibleModule, "get_bin_path",
                             lambda module, name, *args, **kwargs: "/usr/bin/crontab" if installed else None)
@@ -38,8 +41,9 @@ class Crontab:
         self.calls.append(args)
         if args[:2] == ["crontab", "-l"]:
             return (0, self.text, "") if self.text is not None else (1, "", "no crontab for www-data\n")
-        assert args == ["crontab", "-u", "www-data", "-"] and binary_data
-        self.text = data
+        assert args[:3] == ["crontab", "-u", "www-data"] and len(args) == 4 and data is None
+        self.modes.append(stat.S_IMODE(os.stat(args[3]).st_mode))
+        self.text = pathlib.Path(args[3]).read_text()
         return 0, "", ""
 
 
@@ -48,6 +52,24 @@ def run(capsys, entries, **args):
         with pytest.raises(SystemExit) as exited:
             app_crontab.main()
     return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(autouse=True)
+def copies(monkeypatch, tmp_path):
+    """Where the module writes crontab's copies in these tests (on a host, /run)."""
+    monkeypatch.setattr(app_crontab.safety, "PRIVATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_crontab_is_installed_from_a_complete_private_file_then_removed(monkeypatch, capsys, copies):
+    crontab = Crontab(monkeypatch)
+
+    code, _result = run(capsys, [HEALTH])
+
+    assert code == 0 and crontab.modes == [0o600]
+    (call,) = [call for call in crontab.calls if call[1] == "-u"]
+    assert os.path.dirname(call[3]) == str(copies) and os.path.basename(call[3]).startswith(".")
+    assert call[3].endswith("~") and list(copies.iterdir()) == []
 
 
 def test_a_fresh_crontab_gets_the_entries_in_one_write(monkeypatch, capsys):

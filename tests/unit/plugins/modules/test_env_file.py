@@ -1,5 +1,6 @@
 """The env_file module on a temporary directory (as the test's user, not root)."""
 
+import errno
 import grp
 import importlib.util
 import json
@@ -202,18 +203,41 @@ def test_a_link_or_other_file_type_is_refused_and_nothing_written(capsys, tmp_pa
 
 def test_a_link_planted_at_the_temporary_name_is_not_followed(capsys, env, tmp_path, monkeypatch):
     """In an app-writable directory the app user may plant the next temporary
-    name: the module never writes through it."""
+    name (here it is told it): the module never writes through it."""
     target = tmp_path / "elsewhere"
     target.write_text("untouched\n")
-    monkeypatch.setattr(env_file.os, "getpid", lambda: 4242)
-    (tmp_path / ".env.4242.0.tmp").symlink_to(target)
+    monkeypatch.setattr(env_file.safety.os, "urandom", lambda size: b"\x42" * size)
+    planted = tmp_path / env_file.safety.temporary_name("env")
+    planted.symlink_to(target)
+    before = env.read_bytes()
 
-    code, _result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
+    code, result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
 
-    assert code == 0
-    assert target.read_text() == "untouched\n"
-    assert (tmp_path / ".env.4242.0.tmp").is_symlink()
-    assert dict(parse(env.read_text()))["HUB_URL"] == "https://hub.example"
+    assert code == 1 and str(env) in result["msg"] and "left as it was" in result["msg"]
+    assert target.read_text() == "untouched\n" and planted.is_symlink() and env.read_bytes() == before
+
+
+def test_a_missing_directory_is_created_as_the_apps_guide_does(capsys, tmp_path):
+    path = tmp_path / "etc" / "server-monitoring" / "env"
+
+    code, result, _out = run(capsys, path=str(path), values={"INSTANCE_ID": "web-1"})
+
+    assert code == 0 and result["changed"] is True and path.read_text() == "INSTANCE_ID=web-1\n"
+    info = path.parent.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, 0o755)
+
+
+def test_a_full_disk_names_the_file_and_its_variable_and_keeps_the_file(capsys, env, monkeypatch):
+    before = env.read_bytes()
+
+    def full(_fd, _data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(env_file.os, "write", full)
+    code, result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
+
+    assert code == 1 and "%s (server_maintanence_env_file)" % env in result["msg"] and "ENOSPC" in result["msg"]
+    assert env.read_bytes() == before and sorted(os.listdir(env.parent)) == ["env"]
 
 
 def test_a_file_ending_inside_quotes_is_refused(capsys, tmp_path):

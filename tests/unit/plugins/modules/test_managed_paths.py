@@ -1,5 +1,6 @@
 """The managed_paths module on a temporary directory (as the test's user)."""
 
+import errno
 import grp
 import importlib.util
 import json
@@ -202,9 +203,19 @@ def test_purge_refuses_a_link_in_place_of_the_directory(tmp_path, capsys):
     assert (outside / "keep.txt").read_text() == "kept"
 
 
-def test_a_refusal_still_reports_what_changed_before_it(tmp_path, capsys):
+def test_a_refused_file_leaves_every_file_as_it_was(tmp_path, capsys):
+    """Every file's new content is staged before the first goes live."""
+    (tmp_path / "first").write_text("old")
     (tmp_path / "dir").mkdir()
     code, result = run(capsys, [a_file(tmp_path / "first"), a_file(tmp_path / "dir")])
+    assert (code, result["changed"], result["changed_paths"]) == (1, False, [])
+    assert (tmp_path / "first").read_text() == "old" and sorted(os.listdir(tmp_path)) == ["dir", "first"]
+
+
+def test_a_refusal_still_reports_what_changed_before_it(tmp_path, capsys):
+    (tmp_path / "dir").mkdir()
+    link = {"path": str(tmp_path / "dir"), "state": "link", "src": "/nowhere"}
+    code, result = run(capsys, [a_file(tmp_path / "first"), link])
     assert (code, result["changed"], result["changed_paths"]) == (1, True, [str(tmp_path / "first")])
 
 
@@ -216,3 +227,51 @@ def test_a_refusal_still_reports_what_changed_before_it(tmp_path, capsys):
 def test_incomplete_arguments_are_refused_before_anything_changes(capsys, item, message):
     code, result = run(capsys, [item])
     assert code == 1 and result["msg"] == message
+
+
+def test_a_new_directory_appears_holding_its_creation_record(tmp_path, capsys):
+    state = tmp_path / "var" / "state"
+    item = dict(a_directory(state, "0775"), creation_record=".created-by-server-maintanence")
+
+    code, result = run(capsys, [item])
+
+    assert code == 0 and result["changed_paths"] == [str(state)]
+    assert sorted(os.listdir(state)) == [".created-by-server-maintanence"] and mode_of(state) == "0775"
+    record = (state / ".created-by-server-maintanence").stat()
+    assert (record.st_uid, stat.S_IMODE(record.st_mode), record.st_size) == (0, 0o644, 0)
+    assert sorted(os.listdir(tmp_path / "var")) == ["state"]
+
+
+def test_a_leftover_of_a_run_cut_short_is_removed_and_anything_else_kept(tmp_path, capsys):
+    leftover = tmp_path / ".policy.server-maintanence-tmp-0123456789abcdef~"
+    leftover.write_text("a whole policy\n")
+    other = tmp_path / ".policy.swp"
+    other.write_text("an editor's\n")
+
+    code, result = run(capsys, [{"path": str(leftover), "state": "leftover"},
+                                {"path": str(other), "state": "leftover"}])
+
+    assert code == 0 and result["changed_paths"] == [str(leftover)] and result["kept"] == [str(other)]
+    assert sorted(os.listdir(tmp_path)) == [other.name]
+
+
+def test_a_full_disk_names_the_path_and_variable_and_changes_no_file(tmp_path, capsys, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text("old\n")
+
+    def full(_fd, _data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real_write = os.write
+    calls = []
+
+    def full_on_the_second(fd, data):
+        calls.append(fd)
+        return real_write(fd, data) if len(calls) == 1 else full(fd, data)
+
+    monkeypatch.setattr(managed_paths.os, "write", full_on_the_second)
+    code, result = run(capsys, [a_file(first, "new\n"), a_file(second, setting="server_maintanence_x")])
+
+    assert code == 1 and result["changed"] is False
+    assert "%s (server_maintanence_x)" % second in result["msg"] and "ENOSPC" in result["msg"]
+    assert first.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["first"]

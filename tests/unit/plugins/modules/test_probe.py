@@ -25,7 +25,7 @@ probe = load_module("probe")
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "commands", "crontab", "systemd",
-              "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups"}
+              "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups", "leftovers"}
 
 
 def make_file(path, mode=0o644, content=b""):
@@ -499,7 +499,7 @@ def test_cron_is_running_when_a_cron_process_has_only_cron_children(monkeypatch,
 import subprocess  # noqa: E402  (kept with the tests that use it)
 import time  # noqa: E402
 
-REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed"}
+REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed", "state_dir"}
 
 
 HEALTH_TEXT = ("name=health\nstart=1700000000.100\nend=1700000002.600\nduration=2.500\nexit_code=0\n"
@@ -743,3 +743,30 @@ def test_main_without_report_reads_none_of_it(monkeypatch, capsys, tmp_path):
 
     assert set(found) == PROBE_KEYS
     assert not REPORT_KEYS & set(found)
+
+
+def test_main_lists_the_leftovers_of_runs_cut_short_beside_the_paths(monkeypatch, capsys, tmp_path):
+    Host(monkeypatch)
+    monkeypatch.setattr(probe.safety, "PRIVATE_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+    managed = make_file(tmp_path / "etc" / "policy")
+    leftover = make_file(tmp_path / "etc" / ".policy.server-maintanence-tmp-0123456789abcdef~")
+    crontab_copy = make_file(tmp_path / "run" / ".crontab.server-maintanence-tmp-fedcba9876543210~")
+    make_file(tmp_path / "etc" / ".policy.swp")  # an editor's, not the role's
+    os.chown(make_file(tmp_path / "etc" / ".x.server-maintanence-tmp-00000000000000ff~"), 65534, 65534)
+
+    found = run_main(capsys, user=USER, group=GROUP, paths=[managed])[1]["probe"]
+
+    assert found["leftovers"] == [leftover, crontab_copy]
+
+
+def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatch, capsys, tmp_path):
+    crontabs = tmp_path / "crontabs"
+    crontabs.mkdir()
+
+    found = run_report(monkeypatch, capsys, tmp_path, crontabs)[0]
+
+    free = os.statvfs(tmp_path / "state")
+    assert abs(found["state_dir"]["free"] - free.f_bavail * free.f_frsize) <= 16 * 1024 * 1024
+    assert found["state_dir"]["free_inodes"] > 0 and found["state_dir"]["read_only"] is False
+    assert isinstance(found["state_dir"]["writable"], bool)

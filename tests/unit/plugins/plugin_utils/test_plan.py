@@ -133,18 +133,22 @@ def test_each_service_drift_shows_in_the_plan(drift, step):
     (lambda p: p["paths"]["/var/lib/sm/push.state"].update(exists=True, type="file"), "/var/lib/sm/push.state"),
 ])
 def test_each_drift_of_a_row_puts_its_path_in_the_plan(drift, path):
-    """A directory the role creates also gets its record; nothing else is planned."""
-    created = {"/var/lib/sm": STATE_MARKER, "/var/lib/node": NODE_MARKER}
-    probe = copy.deepcopy(IN_PLACE_PROBE)
-    drift(probe)
-    record = [created[path]] if path in created and not probe["paths"][path]["exists"] else []
-    assert planned_paths(plan([drift])) == [path] + record
+    """Only that path is planned."""
+    assert planned_paths(plan([drift])) == [path]
 
 
-def test_a_directory_the_role_creates_gets_its_record_and_only_then():
-    assert planned_paths(plan([lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}})])) == [
-        "/var/lib/sm", STATE_MARKER]
-    assert planned_paths(plan([lambda p: p["paths"]["/var/lib/sm"].update(mode="0755")])) == ["/var/lib/sm"]
+def test_a_directory_the_role_creates_appears_with_its_record_and_only_then():
+    (created,) = plan([lambda p: p["paths"].update({"/var/lib/sm": {"exists": False}})])["paths"]
+    assert created["path"] == "/var/lib/sm" and created["creation_record"] == RECORD
+    (changed,) = plan([lambda p: p["paths"]["/var/lib/sm"].update(mode="0755")])["paths"]
+    assert changed["path"] == "/var/lib/sm" and "creation_record" not in changed
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_every_run_removes_the_leftovers_of_runs_cut_short(state):
+    leftover = "/etc/logrotate.d/.server-maintanence.server-maintanence-tmp-0123456789abcdef~"
+    steps = planner.plan(dict(copy.deepcopy(IN_PLACE_PROBE), leftovers=[leftover]), dict(WANTED, state=state))
+    assert {"path": leftover, "state": "leftover"} in steps["paths"]
 
 
 def test_a_row_out_of_place_is_handed_over_with_all_its_attributes():
@@ -154,8 +158,7 @@ def test_a_row_out_of_place_is_handed_over_with_all_its_attributes():
                   lambda p: p["paths"]["/opt/sm/logs/push.lock"].update(exists=True, type="file")])
     assert steps["paths"] == [
         {"path": "/var/lib/sm", "state": "directory", "owner": "root", "group": "www-data", "mode": "0775",
-         "setting": "server_maintanence_state_dir"},
-        {"path": STATE_MARKER, "state": "file", "owner": "root", "group": "root", "mode": "0644", "content": ""},
+         "setting": "server_maintanence_state_dir", "creation_record": RECORD},
         {"path": METRICS_LINK, "state": "link", "src": "/var/lib/sm/server_maintanence.prom"},
         {"path": CONFIG, "state": "file", "content": POLICY, "owner": "root", "group": "root", "mode": "0644",
          "validate": "logrotate -d %s"},
@@ -239,7 +242,7 @@ def test_absent_removes_what_is_there_and_nothing_else():
 def test_the_metrics_directory_is_created_when_missing_and_otherwise_left_as_it_is():
     assert plan([lambda p: p["paths"]["/var/lib/node"].update(owner="root", mode="0700")]) == {}
     steps = plan([lambda p: p["paths"].update({"/var/lib/node": {"exists": False}})])
-    assert planned_paths(steps) == ["/var/lib/node", NODE_MARKER]
+    assert planned_paths(steps) == ["/var/lib/node"] and steps["paths"][0]["creation_record"] == RECORD
 
 
 @pytest.mark.parametrize("marker", [
