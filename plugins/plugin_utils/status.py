@@ -12,6 +12,9 @@ from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
 
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+# What the job runner needs free in the state directory to replace a record
+# and the metrics (each a new file renamed over the old one).
+STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
 LEGEND = "job cells show age of last success/last exit code, - if not on the host"
 
 
@@ -49,7 +52,9 @@ def status_report(probe, settings):
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
     changed while it has none), a record the probe could not trust, cron
-    not running, the logs directory above max_logs_size. `settings`: cluster_role, jobs ([{id, name,
+    not running, a state directory the runner cannot write its records in
+    (full, read-only, or closed to the app user), the logs directory above
+    max_logs_size. `settings`: cluster_role, jobs ([{id, name,
     schedule}] of the jobs the host should run), max_intervals,
     max_logs_size, logs_dir, state_dir."""
     now = probe["now"]
@@ -92,6 +97,10 @@ def status_report(probe, settings):
                             % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
     if not probe["cron_running"]:
         problems.append("cron is not running: none of the jobs runs")
+    cause = _state_dir_blocked(probe.get("state_dir"))
+    if cause:
+        problems.append("the state directory %s (%sstate_dir) %s: the jobs cannot write their records, so the "
+                        "last ones shown may be stale" % (settings["state_dir"], PREFIX, cause))
     logs = probe["logs"]
     if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
         problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
@@ -100,6 +109,19 @@ def status_report(probe, settings):
             "logs_size": logs["size"], "logs_free": logs["free"],
             "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
             "problems": problems}
+
+
+def _state_dir_blocked(found):
+    """Why the job runner cannot write its records in the state directory, or None."""
+    if not found:
+        return None
+    if found["read_only"]:
+        return "is on a read-only filesystem"
+    if not found["writable"]:
+        return "is not writable by the app user"
+    if found["free"] < STATE_DIR_ROOM["bytes"] or found["free_inodes"] < STATE_DIR_ROOM["inodes"]:
+        return "is full (%s and %d inodes free)" % (_human_size(found["free"]), found["free_inodes"])
+    return None
 
 
 def _job_cell(job):

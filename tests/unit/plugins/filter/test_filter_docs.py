@@ -42,12 +42,14 @@ RECORD = {"exit_code": "0", "outcome": "success", "end": str(NOW - 60), "last_su
 PROBE = {"now": NOW, "jobs": {"health": RECORD, "push": RECORD}, "cron_running": True,
          "logs": {"size": 16384, "free": 20 * 1024 ** 3}, "last_rotation": NOW - 3600,
          "crontab_changed": NOW - 86400,
+         "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
          # the rest of what the probe returns, which status_report ignores
          "user_exists": True, "crontab": [], "paths": {}}
 SETTINGS = {"cluster_role": "agent", "jobs": [HEALTH, PUSH], "max_intervals": 2, "max_logs_size": "1G",
             "logs_dir": "/opt/server-monitoring/logs", "state_dir": "/var/lib/server-maintanence"}
 TROUBLED = dict(PROBE, jobs={"health": {"error": "is a symbolic link"}}, cron_running=False,
-                logs={"size": 2 * 1024 ** 3, "free": 1024}, last_rotation=None)
+                logs={"size": 2 * 1024 ** 3, "free": 1024}, last_rotation=None,
+                state_dir={"free": 0, "free_inodes": 0, "read_only": False, "writable": True})
 NEVER_RAN = dict(PROBE, jobs={}, crontab_changed=None)
 REPORTS = {"web1": PUBLIC["status_report"](PROBE, SETTINGS), "web2": PUBLIC["status_report"](TROUBLED, SETTINGS),
            "hub1": PUBLIC["status_report"](PROBE, dict(SETTINGS, cluster_role="hub", jobs=[HEALTH]))}

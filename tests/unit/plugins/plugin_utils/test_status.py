@@ -102,6 +102,7 @@ def reading(**changes):
         "logs": {"size": 16384, "free": 20 * 1024 ** 3},
         "last_rotation": NOW - 3 * HOUR,
         "crontab_changed": NOW - 30 * DAY,
+        "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
         # the rest of the probe, which status_report does not read
         "user_exists": True, "crontab": ["*/5 * * * * job health"], "systemd": False,
     }
@@ -242,6 +243,30 @@ def test_cron_not_running_is_a_problem():
 
     assert report["cron_running"] is False
     assert len(report["problems"]) == 1 and "cron" in report["problems"][0]
+
+
+@pytest.mark.parametrize("state_dir, cause", [
+    ({"free": 0, "free_inodes": 100, "read_only": False, "writable": True}, "is full (0 and 100 inodes free)"),
+    ({"free": 16383, "free_inodes": 100, "read_only": False, "writable": True}, "is full (16.0k and 100 inodes"),
+    ({"free": 1 << 30, "free_inodes": 7, "read_only": False, "writable": True}, "is full (1.0G and 7 inodes free)"),
+    ({"free": 1 << 30, "free_inodes": 100, "read_only": True, "writable": True}, "is on a read-only filesystem"),
+    ({"free": 1 << 30, "free_inodes": 100, "read_only": False, "writable": False}, "is not writable by the app user"),
+])
+def test_a_state_dir_the_runner_cannot_write_fails_the_host_even_after_a_success(state_dir, cause):
+    """Its records cannot be replaced: the last success shown may be stale."""
+    report = status.status_report(reading(state_dir=state_dir), settings())
+
+    (problem,) = report["problems"]
+    assert problem.startswith("the state directory /var/lib/server-maintanence (server_maintanence_state_dir) ")
+    assert cause in problem and "stale" in problem
+
+
+@pytest.mark.parametrize("state_dir", [
+    {"free": 16384, "free_inodes": 8, "read_only": False, "writable": True},
+    None,  # no directory yet: the jobs' own problems say it
+])
+def test_a_state_dir_with_room_or_none_at_all_is_no_problem_of_its_own(state_dir):
+    assert status.status_report(reading(state_dir=state_dir), settings())["problems"] == []
 
 
 @pytest.mark.parametrize("size, over", [
