@@ -320,4 +320,13 @@ def _planted(probe, guarded):
             errors.append("%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
                           "nothing. Remove it if it is not the app's (as root, after checking where it points), "
                           "then run the role again" % (name, row["path"], _KIND_NAMES[found["type"]], wanted))
+        elif row["kind"] == "env_file":
+            # A missing directory is created (as the app's guide does); anything else there is refused now,
+            # before the first change, not at the env file's own task.
+            directory = posixpath.dirname(row["path"])
+            parent = probe["paths"].get(directory) or {}
+            if parent.get("exists") and parent["type"] != "directory":
+                errors.append("%s %s: its directory %s is a %s, not a directory: the role neither follows nor "
+                              "replaces it, and changed nothing" % (name, row["path"], directory,
+                                                                    _KIND_NAMES[parent["type"]]))
     return errors

@@ -106,3 +106,20 @@ def test_a_link_or_wrong_type_at_a_guarded_path_is_refused_naming_it(state, path
 
 def test_with_state_absent_only_the_guarded_paths_are_checked():
     assert errors([(("user_exists",), False), (("commands", "flock"), False)], state="absent") == []
+
+
+@pytest.mark.parametrize("found, refused", [
+    ({"exists": True, "type": "file"}, True),
+    ({"exists": True, "type": "other"}, True),
+    ({"exists": True, "type": "directory"}, False),
+    ({"exists": False}, False),  # created by the role, as the app's guide does
+])
+def test_an_env_file_whose_directory_is_not_one_is_refused_before_any_change(found, refused):
+    messages = errors([(("paths", "/opt/server-monitoring"), dict(found, planted_link=None))])
+    if not refused:
+        assert messages == []
+        return
+    kind = "file" if found["type"] == "file" else "FIFO, socket or device"
+    assert len(messages) == 1 and messages[0].startswith(
+        "server_maintanence_env_file /opt/server-monitoring/.env: its directory /opt/server-monitoring is a %s, "
+        "not a directory: the role neither follows nor replaces it, and changed nothing" % kind), messages
