@@ -11,10 +11,12 @@ writes. Private to the collection (the leading underscore): not an interface.
   instant leaves the old file or the new one, plus at most a leftover under
   the temporary name, which the next run removes.
 - A temporary name is one that no reader of the directory takes for
-  configuration: it starts with a dot (cron and run-parts skip such names,
-  and any name holding a dot) and ends in "~", which is in logrotate's
-  default taboo list (config.c, defTabooExts), so logrotate skips it in
-  /etc/logrotate.d.
+  configuration: it holds a dot, so run-parts and cron (/etc/cron.d) skip
+  it (they run only names of [A-Za-z0-9_-]), and it ends in "~", in
+  logrotate's default taboo list (config.c, defTabooExts), so logrotate
+  skips it in /etc/logrotate.d. It does not start with a dot: logrotate
+  matches its taboo patterns with FNM_PERIOD, so "*~" never matches a
+  name with a leading dot, and it reads such a file as a policy.
 - A directory the role records as its own appears with its record inside:
   made under a temporary name, the record written in it, then renamed into
   place.
@@ -35,8 +37,8 @@ import stat
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
 TEMPORARY_MARK = ".server-maintanence-tmp-"
-# A leftover of the role's own temporary names: .<name>.server-maintanence-tmp-<hex>~
-LEFTOVER = re.compile(r"^\..*\.server-maintanence-tmp-[0-9a-f]{16}~$")
+# A leftover of the role's own temporary names: <name>.server-maintanence-tmp-<hex>~
+LEFTOVER = re.compile(r"^[^.].*\.server-maintanence-tmp-[0-9a-f]{16}~$")
 
 
 class Refused(Exception):
@@ -99,7 +101,7 @@ def read_regular(path, limit, dir_fd=None):
 
 def temporary_name(name):
     """A new temporary name for name, in the pattern LEFTOVER recognises."""
-    return ".%s%s%s~" % (name, TEMPORARY_MARK, binascii.hexlify(os.urandom(8)).decode("ascii"))
+    return "%s%s%s~" % (name.lstrip("."), TEMPORARY_MARK, binascii.hexlify(os.urandom(8)).decode("ascii"))
 
 
 def _join(directory, name):

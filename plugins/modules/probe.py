@@ -266,7 +266,7 @@ probe:
         directory that holds one of O(paths) and in C(/run), where crontab copies are written.
       type: list
       elements: str
-      sample: [/etc/logrotate.d/.server-maintanence.server-maintanence-tmp-0123456789abcdef~]
+      sample: [/etc/logrotate.d/server-maintanence.server-maintanence-tmp-0123456789abcdef~]
     state_dir:
       description:
         - With O(report), whether the job runner, run as O(user), can write its records in O(state_dir);

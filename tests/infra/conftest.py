@@ -248,7 +248,7 @@ def recap(output):
     return totals
 
 
-def _listing(paths):
+def tree_listing(paths):
     """Shell that prints each existing path's tree: mode, owner, size, hashes."""
     return (
         "for d in %s; do [ -e $d ] || continue; "
@@ -258,10 +258,10 @@ def _listing(paths):
 
 
 ROLE_STATE = "crontab -l -u {user} 2>&1; {files}; stat -c '%n %a %U:%G' {dirs} 2>&1; true".format(
-    user=APP_USER, files=_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring",
+    user=APP_USER, files=tree_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring",
                                    "/etc/default/server-maintanence-job", "/usr/local/bin/server-maintanence-job"]),
     dirs=LOGS + " /var/lib/server-maintanence")
-LOGS_CONTENT = _listing([LOGS])
+LOGS_CONTENT = tree_listing([LOGS])
 
 
 def snapshot(host, logs_content=True):

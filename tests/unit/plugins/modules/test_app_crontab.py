@@ -68,7 +68,7 @@ def test_the_crontab_is_installed_from_a_complete_private_file_then_removed(monk
 
     assert code == 0 and crontab.modes == [0o600]
     (call,) = [call for call in crontab.calls if call[1] == "-u"]
-    assert os.path.dirname(call[3]) == str(copies) and os.path.basename(call[3]).startswith(".")
+    assert os.path.dirname(call[3]) == str(copies) and os.path.basename(call[3]).startswith("crontab.")
     assert call[3].endswith("~") and list(copies.iterdir()) == []
 
 

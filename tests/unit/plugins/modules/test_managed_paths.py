@@ -243,7 +243,7 @@ def test_a_new_directory_appears_holding_its_creation_record(tmp_path, capsys):
 
 
 def test_a_leftover_of_a_run_cut_short_is_removed_and_anything_else_kept(tmp_path, capsys):
-    leftover = tmp_path / ".policy.server-maintanence-tmp-0123456789abcdef~"
+    leftover = tmp_path / "policy.server-maintanence-tmp-0123456789abcdef~"
     leftover.write_text("a whole policy\n")
     other = tmp_path / ".policy.swp"
     other.write_text("an editor's\n")

@@ -750,10 +750,10 @@ def test_main_lists_the_leftovers_of_runs_cut_short_beside_the_paths(monkeypatch
     monkeypatch.setattr(probe.safety, "PRIVATE_DIR", str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
     managed = make_file(tmp_path / "etc" / "policy")
-    leftover = make_file(tmp_path / "etc" / ".policy.server-maintanence-tmp-0123456789abcdef~")
-    crontab_copy = make_file(tmp_path / "run" / ".crontab.server-maintanence-tmp-fedcba9876543210~")
+    leftover = make_file(tmp_path / "etc" / "policy.server-maintanence-tmp-0123456789abcdef~")
+    crontab_copy = make_file(tmp_path / "run" / "crontab.server-maintanence-tmp-fedcba9876543210~")
     make_file(tmp_path / "etc" / ".policy.swp")  # an editor's, not the role's
-    os.chown(make_file(tmp_path / "etc" / ".x.server-maintanence-tmp-00000000000000ff~"), 65534, 65534)
+    os.chown(make_file(tmp_path / "etc" / "x.server-maintanence-tmp-00000000000000ff~"), 65534, 65534)
 
     found = run_main(capsys, user=USER, group=GROUP, paths=[managed])[1]["probe"]
 

@@ -146,7 +146,7 @@ def test_a_directory_the_role_creates_appears_with_its_record_and_only_then():
 
 @pytest.mark.parametrize("state", ["present", "absent"])
 def test_every_run_removes_the_leftovers_of_runs_cut_short(state):
-    leftover = "/etc/logrotate.d/.server-maintanence.server-maintanence-tmp-0123456789abcdef~"
+    leftover = "/etc/logrotate.d/server-maintanence.server-maintanence-tmp-0123456789abcdef~"
     steps = planner.plan(dict(copy.deepcopy(IN_PLACE_PROBE), leftovers=[leftover]), dict(WANTED, state=state))
     assert {"path": leftover, "state": "leftover"} in steps["paths"]
 
