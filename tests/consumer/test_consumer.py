@@ -230,9 +230,26 @@ def container(timings):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tarball, container, timings):
+def quiet_schedule(container):
+    """A daily health-check schedule twelve hours away on the host's clock
+    (the container's, which cron reads), so cron cannot fire it while the
+    tests run. The default (*/5) once fired between the converge and the
+    status run: the job exited 127 (this host has no uv) and the status
+    test, which proves a host just provisioned passes with its jobs not run
+    yet, found 0s/127 instead of never/-."""
+    hour, minute = run(["docker", "exec", container, "date", "+%H %M"], REPO).stdout.split()
+    return "{0} {1} * * *".format(int(minute), (int(hour) + 12) % 24)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tarball, container, quiet_schedule, timings):
     project = new_project(tmp_path_factory.mktemp("consumer"))
     shutil.copy(str(tarball), str(project / TARBALL))
+    # Host vars beside the project's inventory, as a user sets a schedule:
+    # every playbook run from the project (site, status) reads them.
+    (project / "host_vars").mkdir()
+    (project / "host_vars" / (HOST + ".yml")).write_text(
+        '---\nserver_maintanence_health_check_schedule: "{0}"\n'.format(quiet_schedule))
     env = consumer_env(project, container)
     with timed(timings, "install"):
         run([BIN / "ansible-galaxy", "collection", "install", "-r", "collections/requirements.yml",
@@ -314,14 +331,18 @@ def test_site_playbook_by_fqcn_brings_its_group_vars(project, env, idempotence):
     assert recap(out)["failed"] == 0
 
 
-def test_status_playbook_by_fqcn_reports_the_fresh_host(project, env, idempotence):
+def test_status_playbook_by_fqcn_reports_the_fresh_host(project, env, idempotence, container, quiet_schedule):
     """`ansible-playbook server_maintanence.ops.status` from the installed
-    collection: a host just provisioned passes, its jobs not run yet."""
+    collection: a host just provisioned passes, its jobs not run yet (the
+    project's schedule cannot fire during the tests: quiet_schedule)."""
     out = run([BIN / "ansible-playbook", COLLECTION + ".status"], project, env).stdout
     row = next(line.strip(' ",').split() for line in out.splitlines() if line.strip(' "').startswith(HOST + " "))
     assert row[:2] == [HOST, "standalone"] and row[-2:] == ["running", "ok"], out[-3000:]
     assert row[2] == "never/-", out[-3000:]  # the health check, not run yet
     assert recap(out)["failed"] == 0
+    # The schedule the host runs is the project's, which cannot have fired.
+    crontab = run(["docker", "exec", container, "crontab", "-l", "-u", "www-data"], REPO).stdout
+    assert "\n{0} ".format(quiet_schedule) in "\n" + crontab, crontab
 
 
 # --------------------------------------------------------------- ansible-doc --

@@ -289,16 +289,49 @@ def new_container(prefix):
 @contextlib.contextmanager
 def cron_frozen(host):
     """Freeze the cron daemon (SIGSTOP) so no job writes while a test compares,
-    and let a job it had already started finish (it may still create its lock)."""
+    and let a job it had already started finish (it may still create its lock).
+
+    Also stops run-parts (/etc/crontab's cron.hourly and cron.daily: the
+    latter runs logrotate on a host without systemd, the former the hourly
+    runner) from starting its next script, and waits for a logrotate already
+    running: two logrotates on one state file make the second one fail.
+    Any test that compares the host across a moment cron could fire (a job
+    run by hand, its log or record, a rotation, a snapshot, the status
+    table) runs inside it; see also logrotate_held."""
     host.check_output("pkill -STOP -x cron")
-    host.check_output("for i in $(seq 60); do pgrep -f '[s]erver-maintanence-job' >/dev/null || exit 0; sleep 0.5; done; exit 1")
+    host.check_output("pkill -STOP -x run-parts; true")
+    host.check_output("for i in $(seq 60); do pgrep -f '[s]erver-maintanence-job' >/dev/null "
+                      "|| pgrep -x logrotate >/dev/null || exit 0; sleep 0.5; done; exit 1")
     try:
         yield
     finally:
-        host.check_output("pkill -CONT -x cron")
+        host.check_output("pkill -CONT -x run-parts; pkill -CONT -x cron")
 
 
 @pytest.fixture
 def cron_paused(host):
     with cron_frozen(host):
+        yield
+
+
+@contextlib.contextmanager
+def logrotate_held(host):
+    """cron_frozen, and under systemd logrotate.timer stopped (started again
+    after), so that no logrotate but the test's runs while it rotates. Not
+    around a run of the role on a systemd host: the role starts a stopped
+    timer."""
+    timer = host.run("test -d /run/systemd/system && systemctl is-active --quiet logrotate.timer").rc == 0
+    if timer:
+        host.check_output("systemctl stop logrotate.timer")
+    try:
+        with cron_frozen(host):  # waits for a logrotate the timer had started
+            yield
+    finally:
+        if timer:
+            host.check_output("systemctl start logrotate.timer")
+
+
+@pytest.fixture
+def logrotate_paused(host):
+    with logrotate_held(host):
         yield

@@ -1,4 +1,8 @@
-"""Rotation on the real host, with the installed config and its policy."""
+"""Rotation on the real host, with the installed config and its policy.
+
+Each test holds cron and logrotate.timer (logrotate_paused): a logrotate
+they start (cron.daily's, the hourly runner's, the timer's) would take
+logrotate's state-file lock and fail the test's own run."""
 
 import time
 
@@ -15,7 +19,8 @@ def generations(host, log):
     return sorted(host.check_output("ls -1 %s?* 2>/dev/null || true", log).split())
 
 
-def test_forced_rotation_keeps_a_compressed_generation_and_a_fresh_app_owned_log(host, inventory_vars):
+def test_forced_rotation_keeps_a_compressed_generation_and_a_fresh_app_owned_log(host, inventory_vars,
+                                                                                 logrotate_paused):
     log = LOGS + "/rotation-probe.log"
     host.check_output("rm -f %s*", log)
     compression = ".zst" if inventory_vars.get("server_maintanence_logrotate_compression") == "zstd" else ".gz"
@@ -43,7 +48,7 @@ def test_forced_rotation_keeps_a_compressed_generation_and_a_fresh_app_owned_log
     host.check_output("rm -f %s*", log)
 
 
-def test_update_history_is_kept_out_of_the_log_glob(host, inventory_vars):
+def test_update_history_is_kept_out_of_the_log_glob(host, inventory_vars, logrotate_paused):
     history = LOGS + "/update-history.jsonl"
     host.check_output("rm -f %s*", history)
     write_as_app(host, history, '{"version": 1}')
@@ -64,7 +69,7 @@ def test_update_history_is_kept_out_of_the_log_glob(host, inventory_vars):
     host.check_output("rm -f %s*", history)
 
 
-def test_hourly_frequency_has_an_hourly_runner(host, inventory_vars):
+def test_hourly_frequency_has_an_hourly_runner(host, inventory_vars, logrotate_paused):
     runner = host.file("/etc/cron.hourly/server-maintanence-logrotate")
     if inventory_vars.get("server_maintanence_logrotate_frequency") != "hourly":
         assert not runner.exists

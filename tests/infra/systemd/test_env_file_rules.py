@@ -74,7 +74,8 @@ def job_environment(host):
     return dumped(host, JOB_DUMP)
 
 
-def test_the_health_job_sees_every_value_a_unit_sees(host, table_in_env_file):
+def test_the_health_job_sees_every_value_a_unit_sees(host, table_in_env_file, cron_paused):
+    # cron_paused: cron's own run of the line would hold the job's lock (this one exits 75).
     unit = unit_environment(host)
     job = job_environment(host)
 
@@ -88,7 +89,8 @@ def test_the_health_job_sees_every_value_a_unit_sees(host, table_in_env_file):
     assert job["DJANGO_SECRET_KEY"] == unit["DJANGO_SECRET_KEY"]
 
 
-def test_the_real_health_line_still_runs_with_the_table_in_the_file(host, table_in_env_file):
+def test_the_real_health_line_still_runs_with_the_table_in_the_file(host, table_in_env_file, cron_paused):
+    # cron_paused: cron's own run would hold the lock or add a run of its own to the log.
     line = job_command(crontab_entries(host)["server-maintanence health check"])
     before = host.run("cat /opt/server-monitoring/logs/cron.log 2>/dev/null").stdout
     result = run_as_app(host, line)

@@ -16,8 +16,8 @@ import types
 import pytest
 
 from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
-                      cron_frozen, hostname, job_command, job_record, molecule_host, run_as_app, run_site, run_status,
-                      status_table, uv_on)
+                      cron_frozen, hostname, job_command, job_record, logrotate_held, molecule_host, run_as_app,
+                      run_site, run_status, status_table, uv_on)
 
 HUB, AGENT = "sm-up-hub", "sm-up-agent"
 HUB_URL = "http://127.0.0.1:18431"
@@ -85,7 +85,9 @@ JOB_IDS = {HEALTH: "health", PUSH: "push", INBOX: "inbox"}
 
 def run_job(host, name):
     """Run an installed line as cron would, once any run cron started is over;
-    the job runner's exit status is the app command's."""
+    the job runner's exit status is the app command's. Call it with cron
+    frozen (cron_frozen): cron could start the job again between the wait
+    and the run, and this run would exit 75 or its log hold two runs."""
     lock = "%s/%s.lock" % (STATE_DIR, JOB_IDS[name])
     host.run("[ ! -e {0} ] || timeout 300 flock {0} true".format(lock))
     return run_as_app(host, job_command(crontab_entries(host)[name]))
@@ -138,7 +140,7 @@ def test_the_apps_check_does_read_the_crontab(agent, app):
     assert [warning for warning in app.crontab_warning_ids() if warning in output.stdout + output.stderr]
 
 
-def test_the_health_line_appends_the_apps_pipeline_result(host):
+def test_the_health_line_appends_the_apps_pipeline_result(host, cron_paused):
     before = log_text(host, "cron.log")
     run_job(host, HEALTH)
     documents = [doc for doc in json_documents(appended(host, LOGS + "/cron.log", before)) if "run_id" in doc]
@@ -207,7 +209,8 @@ def test_the_running_hub_got_the_roles_api_key_auth_value(hub, app):
 def test_the_agents_push_is_accepted_by_the_hub_with_api_key_auth_on(hub, agent, app):
     values = dict(line.split("=", 1) for line in hub.file(env_file(app)).content_string.splitlines() if "=" in line)
     assert app.setting_from_env("API_KEY_AUTH_ENABLED", values.get("API_KEY_AUTH_ENABLED")) is True
-    log = push(agent)
+    with cron_frozen(agent):
+        log = push(agent)
     assert "push OK hub=%s" % HUB_URL in log, log
 
 
@@ -218,7 +221,15 @@ def test_a_wrong_key_is_refused_with_401(hub):
     assert status == "401"
 
 
-def test_an_agent_given_a_wrong_key_by_the_role_is_refused(agent):
+@pytest.fixture
+def cron_frozen_agent(agent):
+    """cron frozen on the agent: a scheduled push between the test's runs
+    would take the lock or overwrite the record the test reads."""
+    with cron_frozen(agent):
+        yield
+
+
+def test_an_agent_given_a_wrong_key_by_the_role_is_refused(agent, cron_frozen_agent):
     wrong = run_site(agent, {"server_maintanence_hub_api_key": "wrong-key-0000"})
     assert wrong.returncode == 0, wrong.stdout[-3000:]
     try:
@@ -275,7 +286,15 @@ def held_generations(hub):
         "for fd in /proc/[0-9]*/fd/*; do readlink $fd; done 2>/dev/null | grep 'django.log.' || true")
 
 
-def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub):
+@pytest.fixture
+def hub_logrotate_held(hub):
+    """No logrotate but the test's on the hub (cron's, logrotate.timer's):
+    a second one on the state file fails the test's run."""
+    with logrotate_held(hub):
+        yield
+
+
+def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub, hub_logrotate_held):
     hub.check_output("rm -f /tmp/load.* %s/django.log.*", LOGS)
     tag = "rotation-probe-%d" % time.time()  # lines of an earlier run never count
     hub.check_output("cat > /tmp/load.sh <<'EOF'\n%s\nEOF" % LOAD.format(socket=SOCKET, tag=tag))
@@ -317,11 +336,14 @@ def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub):
 
 def test_status_reports_the_real_apps_jobs_as_run(hub, agent):
     """Each job run once through its installed line; playbooks/status.yml
-    then shows each one's success and passes both hosts."""
-    for host, names in ((hub, (HEALTH, INBOX)), (agent, (HEALTH, PUSH))):
-        for name in names:
-            assert run_job(host, name).rc == 0, name
-    result = run_status(hub, limit="all")
+    then shows each one's success and passes both hosts. Both crons frozen:
+    a scheduled run between the wait for its lock and the test's own takes
+    the lock (exit 75)."""
+    with cron_frozen(hub), cron_frozen(agent):
+        for host, names in ((hub, (HEALTH, INBOX)), (agent, (HEALTH, PUSH))):
+            for name in names:
+                assert run_job(host, name).rc == 0, name
+        result = run_status(hub, limit="all")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     rows = status_table(result.stdout)
     assert (rows[HUB]["ROLE"], rows[AGENT]["ROLE"]) == ("hub", "agent")
