@@ -65,10 +65,11 @@ def kind(info):
 
 
 def lstat(path, dir_fd=None):
-    """The path's own stat (a link is not followed), or None when it is missing."""
+    """The path's own stat (a link is not followed), or None when it is
+    missing (also when a parent is not a directory)."""
     try:
         return os.lstat(path, dir_fd=dir_fd) if dir_fd is not None else os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

@@ -376,9 +376,8 @@ def _stat(path, checksum=False):
     reported, not followed or waited on. planted_link: a link among the
     parents that a non-root user could have made (see _planted_link)."""
     result = {"exists": False, "planted_link": _planted_link(path)}
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+    info = safety.lstat(path)
+    if info is None:
         return result
     kind = safety.KINDS.get(stat.S_IFMT(info.st_mode), "other")
     result.update(exists=True, type=kind, mode="%04o" % stat.S_IMODE(info.st_mode),

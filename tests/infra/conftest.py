@@ -272,13 +272,14 @@ def snapshot(host, logs_content=True):
 
 
 @contextlib.contextmanager
-def new_container(prefix):
+def new_container(prefix, docker_args=()):
     """A container of its own, named prefix + a random suffix, of a host the
     role never touched (local/debian:bookworm, or SM_FRESH_IMAGE); removed
-    afterwards. The scenario's own host stays as it is."""
+    afterwards. The scenario's own host stays as it is. docker_args: more
+    options of docker run (small tmpfs mounts, for instance)."""
     name = prefix + uuid.uuid4().hex[:8]
-    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host",
-                    os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
+    subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host"] + list(docker_args)
+                   + [os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
                    check=True, capture_output=True)
     try:
         yield name

@@ -180,3 +180,9 @@ def test_a_private_copy_is_root_only_and_complete(tmp_path):
     assert pathlib.Path(path).read_bytes() == b"line\n" * 1000
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and safety.LEFTOVER.match(os.path.basename(path))
     assert safety.remove_leftover(path) and entries(tmp_path) == []
+
+
+def test_a_path_under_a_file_is_missing_not_an_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert safety.lstat(str(tmp_path / "file" / "env")) is None
+    assert safety.read_regular(str(tmp_path / "file" / "env"), 100) == (None, None)
