@@ -15,7 +15,7 @@ UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.en
 export UPSTREAM_COMMIT
 export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
-.PHONY: help demo test host venv images lint unit ansible-test consumer compat molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+.PHONY: help demo test host venv images lint unit ansible-test consumer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,8 +24,13 @@ demo: host venv ## provision a local Debian container with the role and show the
 	scripts/build-images.sh bookworm
 	scripts/demo.sh
 
-test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, both ends of the ansible-core range, every molecule scenario
-	scripts/run-stages.sh host venv images lint unit ansible-test consumer compat $(addprefix molecule-,$(SCENARIOS))
+# Two lanes side by side after the set-up (scripts/run-stages.sh): no two
+# stages of different lanes share a container name or a file.
+test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario
+	scripts/run-stages.sh host venv images \
+	  -- lint unit ansible-test consumer compat molecule-systemd molecule-distros molecule-cluster molecule-ssh \
+	     molecule-upstream \
+	  -- molecule-default faults
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
 	scripts/bootstrap.sh
@@ -61,6 +66,10 @@ ansible-test: venv ## ansible-test sanity and units on the collection as it ship
 # Needs docker and local/debian:bookworm (the host and images stages), like molecule.
 consumer: venv ## the collection as users consume it: build, install (tarball and git), apply from tests/consumer
 	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/consumer.xml tests/consumer
+
+# Needs docker and the images, like molecule; each test makes containers of its own.
+faults: venv ## runs killed at each kind of write, full filesystems, two runs at once (tests/infra/faults)
+	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/faults.xml tests/infra/faults
 
 # Needs docker; builds the images it uses when missing (the newest end's
 # Debian 13 controller included). Venvs from PyPI under .cache/compat.

@@ -82,8 +82,11 @@ def make_test_stages() -> set[str]:
     assert "SCENARIOS" in variables, "Makefile lost its `SCENARIOS :=` line"
     for line in recipe(text, "test"):
         if "scripts/run-stages.sh" in line:
-            stages = expand(line.split("scripts/run-stages.sh", 1)[1], variables).split()
+            # `--` starts a lane of stages run side by side with the others.
+            stages = [word for word in expand(line.split("scripts/run-stages.sh", 1)[1], variables).split()
+                      if word != "--"]
             assert stages, "`make test` runs scripts/run-stages.sh without stages"
+            assert len(stages) == len(set(stages)), "`make test` names a stage twice"
             return set(stages)
     raise AssertionError("the Makefile's `test:` recipe no longer calls scripts/run-stages.sh")
 

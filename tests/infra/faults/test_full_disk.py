@@ -14,8 +14,8 @@ import contextlib
 import pytest
 import testinfra
 
-from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, STATE_DIR, crontab_lines, new_container, output, recap,
-                      run_as_app, run_site, status_table, tree_listing)
+from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, STATE_DIR, cron_frozen, crontab_lines, new_container, output,
+                      recap, run_as_app, run_site, status_table, tree_listing)
 
 PREPARE = REPO / "molecule" / "resources" / "prepare.yml"
 SPOOL = "/var/spool/cron/crontabs"
@@ -72,8 +72,8 @@ def small_host():
         assert prepared.returncode == 0, output(prepared)[-3000:]
         converged = play(host)
         assert converged.returncode == 0, output(converged)[-3000:]
-        host.check_output("pkill -STOP -x cron")  # no job writes while the tests compare
-        yield host
+        with cron_frozen(host):  # no job writes while the tests compare
+            yield host
 
 
 def test_a_full_policy_directory_fails_naming_the_policy_and_changes_nothing(small_host):

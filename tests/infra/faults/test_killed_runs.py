@@ -19,10 +19,10 @@ import subprocess
 import pytest
 import testinfra
 
-from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, RUNNER, RUNNER_CONFIG, STATE_DIR, crontab_lines,
+from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, RUNNER, RUNNER_CONFIG, STATE_DIR, cron_frozen, crontab_lines,
                       new_container, output, recap, run_site, tree_listing, write_crontab)
 
-HARNESS = pathlib.Path(__file__).resolve().parents[1] / "fault_python.py"
+HARNESS = pathlib.Path(__file__).resolve().with_name("fault_python.py")
 FAULTY_PYTHON = "/usr/local/lib/sm-fault-python"
 CONTROL = "/run/sm-fault.json"
 PREPARE = REPO / "molecule" / "resources" / "prepare.yml"
@@ -128,10 +128,10 @@ def fault_host():
         converged = play(host)
         assert converged.returncode == 0, output(converged)[-3000:]
         write_crontab(host, [MINE] + crontab_lines(host))
-        host.check_output("pkill -STOP -x cron")
-        assert logrotate_errors(host) == []
-        clean = {target: path_state(host, target) for *_rest, target in CASES.values() if target}
-        yield host, {"state": host_state(host), "crontab": crontab_lines(host), "paths": clean}
+        with cron_frozen(host):
+            assert logrotate_errors(host) == []
+            clean = {target: path_state(host, target) for *_rest, target in CASES.values() if target}
+            yield host, {"state": host_state(host), "crontab": crontab_lines(host), "paths": clean}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
