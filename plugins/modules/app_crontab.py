@@ -72,8 +72,8 @@ attributes:
     platforms: posix
 notes:
   - Runs C(crontab -l -u) and, when something changes, C(crontab -u USER FILE) with a complete copy
-    of the new crontab, root's (C(0600)) in C(/run), removed afterwards. Never through a pipe: a
-    module killed while feeding a pipe would leave crontab(1) to install what it had read.
+    of the new crontab, root's (C(0600)) in C(/run), removed afterwards. Never through a pipe, since
+    crontab(1) installs what it read when the pipe closes, were the module killed while feeding it.
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """
