@@ -82,15 +82,35 @@ def test_quote_refuses_control_characters():
         systemd_env.quote("a\x1bb")
 
 
-def test_last_assignment_wins_and_invalid_ones_are_ignored():
+def test_last_assignment_wins_invalid_names_are_ignored_control_characters_kept():
     text = "A=1\nB=2\nA=3\n1X=no\nexport C=no\nD-E=no\nF=a\x01b\n"
-    assert systemd_env.parse(text) == [("B", "2"), ("A", "3")]
+    assert systemd_env.parse(text) == [("B", "2"), ("A", "3"), ("F", "a\x01b")]
 
 
-def test_an_assignment_that_is_not_utf8_is_ignored(tmp_path):
+def test_a_value_longer_than_arg_max_drops_the_key_even_after_a_valid_one(monkeypatch):
+    monkeypatch.setattr(systemd_env, "_arg_max", lambda: 10)
+    assert systemd_env.parse("A=1\nA=12345678\nB=1234567\n") == [("B", "1234567")]
+
+
+def test_an_assignment_that_is_not_utf8_refuses_the_whole_file(tmp_path):
     env_file = tmp_path / "env"
-    env_file.write_bytes(b"A=caf\xe9\nB=caf\xc3\xa9\n")
-    assert systemd_env.read(str(env_file)) == [("B", "caf\u00e9")]
+    env_file.write_bytes(b"A=caf\xc3\xa9\n\nB=caf\xe9\nC=1\n")
+    with pytest.raises(systemd_env.Refused) as refused:
+        systemd_env.read(str(env_file))
+    assert (refused.value.line, refused.value.reason) == (3, "a value that is not UTF-8")
+    assert "caf" not in str(refused.value)
+
+
+def test_read_follows_the_hosts_systemd(tmp_path, monkeypatch):
+    env_file = tmp_path / "env"
+    env_file.write_text("# continued \\\nA=1\n")
+    monkeypatch.setattr(systemd_env, "host_systemd", lambda: 252)
+    assert systemd_env.read(str(env_file)) == []
+    monkeypatch.setattr(systemd_env, "host_systemd", lambda: 257)
+    assert systemd_env.read(str(env_file)) == [("A", "1")]
+    monkeypatch.setattr(systemd_env, "host_systemd", lambda: None)
+    assert systemd_env.read(str(env_file)) == [("A", "1")]
+    assert systemd_env.read(str(env_file), systemd=247) == []
 
 
 def test_assignments_give_the_span_of_each_line():
@@ -99,9 +119,11 @@ def test_assignments_give_the_span_of_each_line():
     assert spans == [("A", "1", "A = 1 "), ("B", "x\ny", "B='x\ny'"), ("C", "z", "C=\\\nz")]
 
 
-def test_a_comment_ends_at_its_line_even_after_a_backslash():
-    # systemd v254 and later: a comment line ending in a backslash does not continue.
+def test_a_comment_ends_at_its_line_even_after_a_backslash_from_v254():
     assert systemd_env.parse("# comment \\\nA=1\n") == [("A", "1")]
+    assert systemd_env.parse("# comment \\\nA=1\n", 254) == [("A", "1")]
+    # before: the backslash continues the comment.
+    assert systemd_env.parse("# comment \\\nA=1\nB=2\n", 253) == [("B", "2")]
 
 
 def test_carriage_returns_end_lines():
@@ -140,6 +162,20 @@ def test_the_loader_exits_78_when_the_file_cannot_be_read(tmp_path):
     result = subprocess.run([sys.executable, "-I", str(READER), str(tmp_path / "missing"), "/bin/true"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 78 and "cannot read" in result.stderr
+
+
+def test_the_loader_check_mode_runs_nothing(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("A=1\n")
+    run = [sys.executable, "-I", str(READER), "--check", str(env_file)]
+    assert subprocess.run(run, capture_output=True, check=False).returncode == 0
+    env_file.write_bytes(b"A=1\nB=\xff\n")
+    result = subprocess.run(run, capture_output=True, text=True, check=False)
+    assert result.returncode == 65
+    assert result.stderr == "systemd refuses %s as a whole (line 2: a value that is not UTF-8), " \
+                            "so its units do not start\n" % env_file
+    result = subprocess.run(run + ["/bin/true"], capture_output=True, text=True, check=False)
+    assert result.returncode == 64 and "usage" in result.stderr
 
 
 def test_the_loader_reports_a_command_that_does_not_exist(tmp_path):
