@@ -47,7 +47,8 @@ PROBE = {"now": NOW, "jobs": {"health": RECORD, "push": RECORD}, "cron_running":
 SETTINGS = {"cluster_role": "agent", "jobs": [HEALTH, PUSH], "max_intervals": 2, "max_logs_size": "1G",
             "logs_dir": "/opt/server-monitoring/logs", "state_dir": "/var/lib/server-maintanence"}
 TROUBLED = dict(PROBE, jobs={"health": {"error": "is a symbolic link"}}, cron_running=False,
-                logs={"size": 2 * 1024 ** 3, "free": 1024}, last_rotation=None)
+                logs={"size": 2 * 1024 ** 3, "free": 1024}, last_rotation=None,
+                env_refused={"file": "/etc/server-monitoring/env", "line": 2, "reason": "a NUL byte"})
 NEVER_RAN = dict(PROBE, jobs={}, crontab_changed=None)
 REPORTS = {"web1": PUBLIC["status_report"](PROBE, SETTINGS), "web2": PUBLIC["status_report"](TROUBLED, SETTINGS),
            "hub1": PUBLIC["status_report"](PROBE, dict(SETTINGS, cluster_role="hub", jobs=[HEALTH]))}
