@@ -14,17 +14,14 @@ and the play fail the host, naming the file and the line, never a value.
 """
 
 import base64
-import importlib.util
 import re
 
 import pytest
 
-from conftest import (REPO, STATE_DIR, cron_frozen, job_record, output, run_job, run_site, run_status)
+from conftest import (STATE_DIR, cron_frozen, job_record, output, run_job, run_site, run_status, unit_table,
+                      write_as_root)
 
-_spec = importlib.util.spec_from_file_location(
-    "systemd_cases", REPO / "tests" / "unit" / "plugins" / "module_utils" / "systemd_cases.py")
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
+cases = unit_table("systemd_cases")
 
 CASES_DIR = "/run/sm-cases"
 UNIT = "sm-case@.service"
@@ -35,8 +32,7 @@ SECRET_PART = "s3cr3t-part"
 
 
 def write(host, path, data, mode="0644", group="root"):
-    host.check_output("printf %%s %s | base64 -d > %s && chown root:%s %s && chmod %s %s",
-                      base64.b64encode(data).decode(), path, group, path, mode, path)
+    write_as_root(host, path, data, mode, group)
 
 
 def nul_separated(raw):
