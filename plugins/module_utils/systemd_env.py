@@ -262,6 +262,18 @@ def line(key, value):
     return "%s=%s" % (key, quote(value))
 
 
+def _initial_environment():
+    """The environment this process was started with, as bytes. Not
+    os.environ: in the C locale (cron's), CPython adds LC_CTYPE=C.UTF-8 to it
+    (PEP 538, even with -I), which a unit does not get and so neither may a job."""
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            raw = handle.read()
+    except (OSError, IOError):
+        return dict(os.environb)
+    return dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+
+
 def main(argv):
     """python3 -I systemd_env.py ENV_FILE COMMAND [ARG...]: exec COMMAND with
     ENV_FILE's variables added; exit 78 when it cannot be read, 65 when
@@ -286,9 +298,10 @@ def main(argv):
         return EX_DATAERR
     if check:
         return 0
-    os.environ.update(pairs)
+    environment = _initial_environment()
+    environment.update((key.encode("utf-8"), value.encode("utf-8")) for key, value in pairs)
     try:
-        os.execv(argv[2], argv[2:])
+        os.execve(argv[2], argv[2:], environment)
     except OSError as error:
         sys.stderr.write("cannot run %s: %s\n" % (argv[2], error.strerror))
         return 127 if error.errno == 2 else 126

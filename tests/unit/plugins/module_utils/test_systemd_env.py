@@ -147,6 +147,13 @@ def test_the_loader_executes_the_command_with_the_file_added(tmp_path):
         assert seen.get(key) == value, key
 
 
+def test_the_loader_adds_only_the_files_variables_not_pythons_locale_coercion(tmp_path):
+    # cron's environment has no locale: CPython would put LC_CTYPE=C.UTF-8 into os.environ.
+    result = _loader(tmp_path, "A=1\n", "/usr/bin/env", "-0")
+    assert result.returncode == 0, result.stderr
+    assert sorted(item.split("=", 1)[0] for item in result.stdout.split("\0") if item) == ["A", "KEPT", "PATH"]
+
+
 def test_the_loader_never_runs_the_file(tmp_path):
     marker = tmp_path / "ran"
     result = _loader(tmp_path, "A=x&touch %s\nB=$(touch %s)\n" % (marker, marker), "/bin/true")
