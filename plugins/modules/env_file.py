@@ -102,7 +102,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import assignments, line, parse
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import (
+    assignments, host_systemd, line, parse, refusal)
 
 # An env file is a few lines; a bigger one is not what the role manages.
 SIZE_CAP = 1 << 20
@@ -124,13 +125,14 @@ def read_current(dir_fd, name, shown):
     return to_text(content, errors="surrogate_or_strict"), info
 
 
-def updated(text, values):
+def updated(text, values, systemd=None):
     """(new text, keys that change): each key set on its last assignment's
-    line, or appended; the rest of the text unchanged."""
+    line, or appended; the rest of the text unchanged. `systemd`: the major
+    version whose rules apply (systemd_env.assignments)."""
     changed = []
     for key in sorted(values):
         value = values[key]
-        current = [a for a in assignments(text) if a[0] == key]
+        current = [a for a in assignments(text, systemd) if a[0] == key]
         if current and current[-1][1] == value:
             continue
         changed.append(key)
@@ -181,9 +183,15 @@ def apply(module, path, values, group, setting, owner=None, mode=0o640):
     dir_fd = _open_directory(directory or ".", shown)
     try:
         text, info = read_current(dir_fd, name, shown)
-        new, changed = updated(text or "", values)
-        before = dict(parse(text or ""))
-        after = dict(parse(new))
+        systemd = host_systemd()
+        refused = refusal(text or "", systemd)
+        if refused:
+            # The units do not start with it: a fix by hand, not a rewrite keeping that line.
+            raise Refused("refusing %s: line %d: systemd refuses the whole file (%s), so its units do not "
+                          "start; fix that line; nothing was written" % (shown, refused.line, refused.reason))
+        new, changed = updated(text or "", values, systemd)
+        before = dict(parse(text or "", systemd))
+        after = dict(parse(new, systemd))
         others = set(before) - set(values)
         if any(after.get(key) != values[key] for key in values) or any(after.get(k) != before[k] for k in others):
             raise Refused("cannot set %s in %s without changing its other lines: it ends inside a quoted or "

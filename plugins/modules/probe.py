@@ -229,6 +229,13 @@ probe:
       description: Each key of O(env_wanted) and whether O(env_file) gives it that value.
       type: dict
       sample: {HUB_URL: true, HUB_API_KEY: false}
+    env_refused:
+      description:
+        - Null, or where the host's systemd refuses O(env_file) as a whole (a NUL byte, a key or
+          value that is not UTF-8 or holds a Unicode non-character), so that a unit with
+          C(EnvironmentFile=) does not start and the jobs do not run. Never a value.
+      type: dict
+      sample: {file: /etc/server-monitoring/env, line: 3, reason: a value that is not UTF-8}
     units_active:
       description: Each of O(units) and whether it is active (false without systemd).
       type: dict
@@ -294,7 +301,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse
+from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import (
+    Refused, decode, host_systemd, parse, refusal)
 
 # Where Debian's cron keeps each user's crontab.
 CRONTABS = "/var/spool/cron/crontabs"
@@ -341,9 +349,20 @@ def _env_values(path, keys):
     values = dict.fromkeys(keys)
     content = read_file(path, ENV_LIMIT) if keys else None
     if content is not None:
-        values.update((key, value) for key, value in parse(content.decode("utf-8", "surrogateescape"))
-                      if key in values)
+        try:
+            pairs = parse(decode(content), host_systemd())
+        except Refused:
+            pairs = []  # no value: _env_refused reports the file
+        values.update((key, value) for key, value in pairs if key in values)
     return values
+
+
+def _env_refused(path):
+    """None, or {file, line, reason} when the host's systemd refuses the env
+    file as a whole (read as _env_values reads it); never a value."""
+    content = read_file(path, ENV_LIMIT) if path else None
+    refused = None if content is None else refusal(decode(content), host_systemd())
+    return None if refused is None else {"file": path, "line": refused.line, "reason": refused.reason}
 
 
 # An env file larger than this is not read (systemd's own limit is 4 MiB per file).
@@ -467,7 +486,7 @@ RECORD_FIELDS = {
     "end": _TIME,
     "duration": _TIME,
     "exit_code": r"[0-9]{1,3}",
-    "outcome": r"success|failure|skipped|timeout",
+    "outcome": r"success|failure|skipped|timeout|env_refused",
     "skipped": r"[01]",
     "timed_out": r"[01]",
     "last_success": "(?:%s)?" % _TIME,
@@ -672,6 +691,7 @@ def main():
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),
         "env": {key: env[key] for key in params["env_keys"]},
         "env_in_sync": {key: env[key] == str(value) for key, value in params["env_wanted"].items()},
+        "env_refused": _env_refused(params["env_file"]),
         "commands": commands,
         "crontab": crontab,
         "systemd": systemd,

@@ -9,7 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import (
+    PREFIX, SIZE, env_refused_message)
 
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # What the job runner needs free in the state directory to replace a record
@@ -51,7 +52,9 @@ def status_report(probe, settings):
     """One host's maintenance status from a probe run with report=true, and
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
-    changed while it has none), a record the probe could not trust, cron
+    changed while it has none), a job whose last run was not started because
+    systemd refuses the env file (outcome env_refused), an env file the
+    host's systemd refuses, a record the probe could not trust, cron
     not running, a state directory the runner cannot write its records in
     (full, read-only, or closed to the app user), the logs directory above
     max_logs_size. `settings`: cluster_role, jobs ([{id, name,
@@ -80,6 +83,12 @@ def status_report(probe, settings):
         last_run = ("no run recorded" if not found
                     else "last run %s ago ended %s, exit code %s"
                     % (_human_age(now - (_number(found.get("end")) or now)), found.get("outcome"), exit_code))
+        if found.get("outcome") == "env_refused":
+            # At once: the app's units do not start either; its log names the line.
+            problems.append("%s: its last run was not started, %s ago: systemd refuses the env file as a whole "
+                            "(exit code 65; the job's log names the file and the line)"
+                            % (job["name"], _human_age(now - (_number(found.get("end")) or now))))
+            continue
         # A job not yet successful gets its intervals from when the crontab
         # last changed (the role installed or edited its entry).
         since = last_success if last_success is not None else probe.get("crontab_changed")
@@ -95,6 +104,9 @@ def status_report(probe, settings):
         else:
             problems.append("%s: last succeeded %s ago, more than %d x its %s interval; %s"
                             % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
+    refused = env_refused_message(probe)
+    if refused:
+        problems.append(refused)
     if not probe["cron_running"]:
         problems.append("cron is not running: none of the jobs runs")
     cause = _state_dir_blocked(probe.get("state_dir"))
@@ -129,6 +141,8 @@ def _job_cell(job):
         return "-"
     if job["outcome"] == "unreadable":
         return "BAD-RECORD"
+    if job["outcome"] == "env_refused":
+        return "ENV-REFUSED"
     # One word per cell: a result format that folds long lines folds at single spaces.
     return "%s/%s" % ("never" if job["age"] is None else _human_age(job["age"]),
                       "-" if job["exit_code"] is None else job["exit_code"])

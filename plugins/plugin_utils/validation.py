@@ -270,11 +270,25 @@ def host_errors(probe, settings):
                          PREFIX, ", ".join(missing), PREFIX))
     if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
         errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
+    refused = env_refused_message(probe)
+    if refused:
+        errors.append(refused)
     runner = settings["cron_daily_runner"]
     if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
         errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
                       "Reinstall the logrotate package" % runner)
     return errors
+
+
+def env_refused_message(probe):
+    """The host problem when the host's systemd refuses the env file as a
+    whole, by file and line (never a value); None otherwise."""
+    refused = probe.get("env_refused")
+    if not refused:
+        return None
+    return ("%senv_file %s, line %d: systemd refuses the whole file (%s), so the app's units with "
+            "EnvironmentFile= do not start and the cron jobs do not run (exit 65). Fix that line"
+            % (PREFIX, refused["file"], refused["line"], refused["reason"]))
 
 
 def host_warnings(probe, settings):

@@ -5,7 +5,9 @@ out independently of the role's templates: a test that re-rendered the
 role's own template would prove nothing.
 """
 
+import base64
 import contextlib
+import importlib.util
 import json
 import os
 import pathlib
@@ -135,6 +137,21 @@ def crontab_entries(host):
 def job_command(line):
     """The command part of a 5-field crontab line."""
     return line.split(None, 5)[5]
+
+
+def unit_table(name):
+    """A table module of tests/unit/plugins/module_utils (env_table, systemd_cases), as the unit tests load it."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "unit" / "plugins" / "module_utils"
+                                                  / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_as_root(host, path, data, mode="0640", group="www-data"):
+    """Write bytes to path on the host, owned by root:group with mode."""
+    host.check_output("printf %%s %s | base64 -d > %s && chown root:%s %s && chmod %s %s",
+                      base64.b64encode(data).decode(), path, group, path, mode, path)
 
 
 def run_as_app(host, command):

@@ -30,6 +30,7 @@ SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"
 EX_USAGE = 64
 EX_TEMPFAIL = 75  # skipped: the previous run still holds the lock
 EX_CONFIG = 78
+ENV_REFUSED = 65  # systemd refuses the env file as a whole: the job is not run
 TIMED_OUT = 124
 
 STATE_KEYS = {"name", "start", "end", "duration", "exit_code", "outcome", "skipped",
@@ -532,6 +533,47 @@ def test_path_in_the_env_file_cannot_choose_timeout_or_python(sandbox):
     sandbox.ok("path", "30", "sh", "-c", 'echo "$PATH" > "$1"', "sh", dump)
     assert dump.read_text().strip() == "%s:/usr/bin:/bin" % fake
     assert not planted.exists()
+
+
+def test_an_env_file_systemd_refuses_is_not_run_and_recorded_as_env_refused(sandbox):
+    """A value that is not UTF-8 on line 3: the units would not start, the job does
+    not run; one log line names the file and the line, never a value."""
+    sandbox.env_file.write_text("A=1\n")
+    sandbox.ok("refusal", "30", "true")
+    succeeded = sandbox.state("refusal")["last_success"]
+    sandbox.env_file.write_bytes(b"A=1\n# ok\nSECRET=s3cr\xe9t-value\nB=2\n")
+    marker = sandbox.root / "ran"
+
+    result = sandbox.run("refusal", "30", "touch", marker)
+
+    assert result.returncode == ENV_REFUSED
+    assert not marker.exists()
+    log = sandbox.log("refusal").splitlines()
+    assert len(log) == 1
+    assert log[0].endswith(" refusal: not run: systemd refuses %s as a whole (line 3: a value that is not UTF-8), "
+                           "so its units do not start" % sandbox.env_file), log
+    assert "s3cr" not in sandbox.log("refusal")
+    state = sandbox.state("refusal")
+    assert (state["outcome"], state["exit_code"], state["last_success"]) == ("env_refused", "65", succeeded)
+    families = sandbox.metric_families()
+    exit_code = families["server_maintanence_job_last_exit_code"]
+    assert [sample.value for sample in exit_code.samples if sample.labels["name"] == "refusal"] == [65]
+    assert "65: not run, systemd refuses the env file" in exit_code.documentation
+
+
+def test_a_command_exiting_65_is_a_failure_not_a_refusal(sandbox):
+    sandbox.env_file.write_text("A=1\n")
+    result = sandbox.run("own65", "30", "sh", "-c", "exit 65")
+    assert result.returncode == ENV_REFUSED
+    assert sandbox.state("own65")["outcome"] == "failure"
+
+
+def test_control_characters_in_env_values_reach_the_command(sandbox):
+    sandbox.env_file.write_bytes(b'CR="a\rb"\nESC=a\x1bb\n')
+    dump = sandbox.root / "seen"
+    sandbox.ok("ctl", "30", "sh", "-c", 'env -0 > "$1"', "sh", dump)
+    seen = _seen(dump.read_bytes().decode())  # read_text() would turn the CR into a newline
+    assert (seen["CR"], seen["ESC"]) == ("a\rb", "a\x1bb")
 
 
 def test_unreadable_env_loader_is_a_config_error(sandbox):

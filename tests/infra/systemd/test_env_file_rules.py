@@ -11,19 +11,15 @@ and equal to what the table says systemd gives.
 """
 
 import base64
-import importlib.util
 import json
 import pathlib
 import shlex
 
 import pytest
 
-from conftest import REPO, RUNNER, crontab_entries, job_command, run_as_app
+from conftest import REPO, RUNNER, crontab_entries, job_command, run_as_app, unit_table, write_as_root
 
-_spec = importlib.util.spec_from_file_location(
-    "env_table", REPO / "tests" / "unit" / "plugins" / "module_utils" / "env_table.py")
-env_table = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(env_table)
+env_table = unit_table("env_table")
 
 ENV_FILE = "/etc/server-monitoring/env"
 UNIT = "sm-env-dump.service"
@@ -33,11 +29,6 @@ JOB_DUMP = "/tmp/sm-env-dump.job"
 DUMP = ("import os, sys; open(sys.argv[1], 'wb').write(b''.join("
         "k.encode() + b'=' + os.environb[k.encode()] + b'\\0' for k in os.environ))")
 ROWS = env_table.table()
-
-
-def write_as_root(host, path, data, mode="0640", group="www-data"):
-    host.check_output("printf %%s %s | base64 -d > %s && chown root:%s %s && chmod %s %s",
-                      base64.b64encode(data).decode(), path, group, path, mode, path)
 
 
 def dumped(host, path):

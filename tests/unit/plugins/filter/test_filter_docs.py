@@ -49,7 +49,8 @@ SETTINGS = {"cluster_role": "agent", "jobs": [HEALTH, PUSH], "max_intervals": 2,
             "logs_dir": "/opt/server-monitoring/logs", "state_dir": "/var/lib/server-maintanence"}
 TROUBLED = dict(PROBE, jobs={"health": {"error": "is a symbolic link"}}, cron_running=False,
                 logs={"size": 2 * 1024 ** 3, "free": 1024}, last_rotation=None,
-                state_dir={"free": 0, "free_inodes": 0, "read_only": False, "writable": True})
+                state_dir={"free": 0, "free_inodes": 0, "read_only": False, "writable": True},
+                env_refused={"file": "/etc/server-monitoring/env", "line": 2, "reason": "a NUL byte"})
 NEVER_RAN = dict(PROBE, jobs={}, crontab_changed=None)
 REPORTS = {"web1": PUBLIC["status_report"](PROBE, SETTINGS), "web2": PUBLIC["status_report"](TROUBLED, SETTINGS),
            "hub1": PUBLIC["status_report"](PROBE, dict(SETTINGS, cluster_role="hub", jobs=[HEALTH]))}

@@ -250,6 +250,37 @@ def test_a_file_ending_inside_quotes_is_refused(capsys, tmp_path):
     assert code == 1 and "other lines" in result["msg"] and path.read_bytes() == before
 
 
+@pytest.mark.parametrize("data, line, reason", [
+    (b"A=1\nOLD=caf\xe9-s3cret\n", 2, "a value that is not UTF-8"),
+    (b"A=1\n\n# \x00\n", 3, "a NUL byte"),
+    ("A=1\nK\ufffe=s3cret\n".encode(), 2, "a Unicode non-character in a key"),
+])
+def test_a_file_systemd_refuses_is_not_rewritten_and_its_line_is_named(capsys, tmp_path, data, line, reason):
+    path = tmp_path / "env"
+    path.write_bytes(data)
+
+    # (a value such as "1" would be masked wherever it appears, the path too)
+    code, result, out = run(capsys, path=str(path), values={"B": "value-b"})
+
+    assert code == 1 and path.read_bytes() == data
+    assert result["msg"] == ("refusing %s (server_maintanence_env_file): line %d: systemd refuses the whole file "
+                             "(%s), so its units do not start; fix that line; nothing was written"
+                             % (path, line, reason))
+    assert "s3cret" not in out
+
+
+def test_the_file_is_edited_by_the_hosts_systemd_rules(capsys, tmp_path, monkeypatch):
+    """Before v254 a comment ending in a backslash hides the next line: B is appended, not edited."""
+    path = tmp_path / "env"
+    path.write_text("# note \\\nB=old\n")
+    monkeypatch.setattr(env_file, "host_systemd", lambda: 252)
+
+    code, _result, _out = run(capsys, path=str(path), values={"B": "new"})
+
+    assert code == 0 and path.read_text() == "# note \\\nB=old\nB=new\n"
+    assert dict(parse(path.read_text(), 252)) == {"B": "new"}
+
+
 def test_an_invalid_key_is_refused_without_its_value(capsys, env):
     code, result, out = run(capsys, path=str(env), values={"BAD-KEY": SECRET})
 

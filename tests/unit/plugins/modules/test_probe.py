@@ -24,8 +24,8 @@ probe = load_module("probe")
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "commands", "crontab", "systemd",
-              "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups", "leftovers"}
+PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "env_refused", "commands", "crontab",
+              "systemd", "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups", "leftovers"}
 
 
 def make_file(path, mode=0o644, content=b""):
@@ -204,6 +204,31 @@ def test_an_empty_value_is_an_empty_string_not_none(tmp_path):
     assert probe._env_values(env, ["INSTANCE_ID"]) == {"INSTANCE_ID": ""}
 
 
+def test_an_env_file_systemd_refuses_is_reported_by_file_and_line_never_by_value(tmp_path):
+    env = make_file(tmp_path / "env", content=b"HUB_URL=https://hub\n\nSECRET=s3cr\xe9t\n")
+
+    assert probe._env_refused(env) == {"file": env, "line": 3, "reason": "a value that is not UTF-8"}
+    # and no value of it is trusted
+    assert probe._env_values(env, ["HUB_URL"]) == {"HUB_URL": None}
+
+
+def test_an_env_file_systemd_loads_or_cannot_be_read_is_not_refused(tmp_path):
+    env = make_file(tmp_path / "env", content=b"# caf\xe9\nCR=\"a\rb\"\n")
+    assert probe._env_refused(env) is None
+    assert probe._env_values(env, ["CR"]) == {"CR": "a\rb"}
+    assert probe._env_refused(str(tmp_path / "missing")) is None
+    assert probe._env_refused("") is None
+
+
+def test_the_env_file_is_judged_by_the_hosts_systemd(tmp_path, monkeypatch):
+    # Before v254 the comment continues over the line that is not UTF-8.
+    env = make_file(tmp_path / "env", content=b"# note \\\nA=\xff\n")
+    monkeypatch.setattr(probe, "host_systemd", lambda: 252)
+    assert probe._env_refused(env) is None
+    monkeypatch.setattr(probe, "host_systemd", lambda: 257)
+    assert probe._env_refused(env) == {"file": env, "line": 2, "reason": "a value that is not UTF-8"}
+
+
 # stat of managed paths ------------------------------------------------------
 
 def test_stat_of_a_missing_path_says_only_that(tmp_path):
@@ -348,6 +373,7 @@ def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_pa
     assert found["user_exists"] is True and found["group_exists"] is True
     assert found["uv"]["path"] == uv and found["uv"]["exists"] is True
     assert found["env"] == {"SSRF_ALLOWED_HOSTS": "hub.internal"}
+    assert found["env_refused"] is None
     assert found["commands"] == dict.fromkeys(probe.COMMANDS, True)
     assert found["crontab"] == ["*/5 * * * * check", "0 3 * * * update"]
     assert found["paths"][managed]["checksum"] == hashlib.sha1(b"x").hexdigest()
@@ -619,6 +645,7 @@ def test_a_record_over_the_size_cap_is_refused(tmp_path):
     (("exit_code=0", "exit_code=300"), "exit code above 255"),
     (("exit_code=0", "exit_code=-1"), "malformed exit_code"),
     (("outcome=success", "outcome=pwned"), "malformed outcome"),
+    (("outcome=success", "outcome=env_refusedx"), "malformed outcome"),
     (("last_success=1700000002.600", "last_success=1e9"), "malformed last_success"),
     (("name=health", "name=push"), "names another job"),
     (("skipped=0\n", ""), "lacks skipped"),
@@ -770,3 +797,8 @@ def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatc
     assert abs(found["state_dir"]["free"] - free.f_bavail * free.f_frsize) <= 16 * 1024 * 1024
     assert found["state_dir"]["free_inodes"] > 0 and found["state_dir"]["read_only"] is False
     assert isinstance(found["state_dir"]["writable"], bool)
+
+
+def test_a_record_of_a_job_the_env_file_stopped_is_trusted():
+    text = HEALTH_TEXT.replace("exit_code=0", "exit_code=65").replace("outcome=success", "outcome=env_refused")
+    assert probe._record(text, "health") == dict(HEALTH_RECORD, exit_code="65", outcome="env_refused")

@@ -123,3 +123,21 @@ def test_an_env_file_whose_directory_is_not_one_is_refused_before_any_change(fou
     assert len(messages) == 1 and messages[0].startswith(
         "server_maintanence_env_file /opt/server-monitoring/.env: its directory /opt/server-monitoring is a %s, "
         "not a directory: the role neither follows nor replaces it, and changed nothing" % kind), messages
+
+
+REFUSED = {"file": "/etc/server-monitoring/env", "line": 7, "reason": "a value that is not UTF-8"}
+
+
+def test_an_env_file_systemd_refuses_fails_the_host_by_file_and_line():
+    found = errors([(("env_refused",), REFUSED)])
+    assert found == ["server_maintanence_env_file /etc/server-monitoring/env, line 7: systemd refuses the whole "
+                     "file (a value that is not UTF-8), so the app's units with EnvironmentFile= do not start "
+                     "and the cron jobs do not run (exit 65). Fix that line"]
+
+
+def test_a_refused_env_file_does_not_stop_an_uninstall():
+    assert errors([(("env_refused",), REFUSED)], state="absent") == []
+
+
+def test_an_env_file_systemd_loads_is_no_host_error():
+    assert errors([(("env_refused",), None)]) == []

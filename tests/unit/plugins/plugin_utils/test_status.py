@@ -191,6 +191,31 @@ def test_a_record_the_probe_could_not_trust_fails_the_host_naming_the_job_and_th
     assert "BAD-RECORD" in status.status_table({"web1": report})
 
 
+def test_a_job_the_env_file_stopped_fails_the_host_at_once_even_within_its_limit():
+    # succeeded 200 s ago (within 2 x 300 s), then not started a minute ago
+    jobs = with_job("health", record(65, "env_refused", NOW - 60, NOW - 200))
+
+    report = status.status_report(reading(jobs=jobs), settings())
+
+    assert report["problems"] == [
+        "server-maintanence health check: its last run was not started, 1m ago: systemd refuses the env file "
+        "as a whole (exit code 65; the job's log names the file and the line)"]
+    assert report["jobs"][0]["outcome"] == "env_refused"
+    assert "ENV-REFUSED" in status.status_table({"web1": report})
+
+
+def test_an_env_file_the_hosts_systemd_refuses_fails_the_host_by_file_and_line():
+    refused = {"file": "/etc/server-monitoring/env", "line": 4, "reason": "a Unicode non-character in a key"}
+
+    problems = status.status_report(reading(env_refused=refused), settings())["problems"]
+
+    assert problems == [
+        "server_maintanence_env_file /etc/server-monitoring/env, line 4: systemd refuses the whole file "
+        "(a Unicode non-character in a key), so the app's units with EnvironmentFile= do not start and the "
+        "cron jobs do not run (exit 65). Fix that line"]
+    assert status.status_report(reading(env_refused=None), settings())["problems"] == []
+
+
 def test_a_job_not_run_since_the_crontab_changed_a_moment_ago_has_its_grace():
     # the daily update was just installed: an hour is within 2 x 1 day
     report = status.status_report(reading(jobs=with_job("update", None), crontab_changed=NOW - HOUR), settings())
