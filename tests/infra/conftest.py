@@ -289,14 +289,15 @@ def snapshot(host, logs_content=True):
 
 
 @contextlib.contextmanager
-def new_container(prefix, docker_args=()):
+def new_container(prefix, docker_args=(), image=None):
     """A container of its own, named prefix + a random suffix, of a host the
     role never touched (local/debian:bookworm, or SM_FRESH_IMAGE); removed
     afterwards. The scenario's own host stays as it is. docker_args: more
-    options of docker run (small tmpfs mounts, for instance)."""
+    options of docker run (small tmpfs mounts, for instance); image: another
+    image to start from."""
     name = prefix + uuid.uuid4().hex[:8]
     subprocess.run(["docker", "run", "-d", "--name", name, "--network", "host"] + list(docker_args)
-                   + [os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
+                   + [image or os.environ.get("SM_FRESH_IMAGE", "local/debian:bookworm"), "sleep", "infinity"],
                    check=True, capture_output=True)
     try:
         yield name

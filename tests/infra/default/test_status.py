@@ -169,9 +169,10 @@ def test_cron_stopped_fails_the_host(host):
     # Stopped while it runs a job (every minute here), cron leaves the job's
     # cron child behind; the probe tells it from the daemon (a unit test
     # proves it) except in the instant between the job's end and its own,
-    # when it has no child: the status run waits until it is gone.
-    host.check_output("service cron stop && for i in $(seq 120); do pgrep -x cron >/dev/null || exit 0; "
-                      "sleep 0.5; done; exit 1")
+    # when it has no child: the status run waits until it is gone (a zombie,
+    # which no init reaps here, is not a running cron).
+    host.check_output("service cron stop && for i in $(seq 120); do ps -eo stat=,comm= | grep -Eq '^[^Z][^ ]* +cron$' "
+                      "|| exit 0; sleep 0.5; done; exit 1")
     try:
         result = run_status(host)
     finally:
