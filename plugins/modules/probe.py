@@ -365,7 +365,7 @@ def _env_refused(path):
     return None if refused is None else {"file": path, "line": refused.line, "reason": refused.reason}
 
 
-# An env file larger than this is not read (systemd's own limit is 4 MiB per file).
+# An env file larger than this is not read (systemd refuses over 4 MiB in v247, 64 MiB from v252).
 ENV_LIMIT = 1 << 20
 
 
