@@ -330,12 +330,11 @@ def remove_directory(item, check_mode, kept):
     return True, "directory\n", "absent\n"
 
 
-def _outcome(module, item, result, staged):
+def _outcome(module, item, result):
+    """(changed, before, after) of an item that is not a file (files are staged first)."""
     state = item["state"]
     if state == "directory":
         return directory(item, module.check_mode)
-    if state == "file":
-        return regular_file(module, item, module.check_mode, staged)
     if state == "link":
         return link(item, module.check_mode)
     if state == "absent":
@@ -383,7 +382,7 @@ def apply(module, items, result):
                     new = pending.pop(0)
                     new.commit() if isinstance(new, safety.StagedFile) else new()
             else:
-                changed, before, after = _named_failure(_outcome, module, item, result, staged)
+                changed, before, after = _named_failure(_outcome, module, item, result)
             if changed:
                 result["changed"] = True
                 result["changed_paths"].append(item["path"])
