@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The supported ansible-core range, tested at both ends (README, "Supported
-# versions"): each end converges stock Debian 12 (standalone), 11 (an agent)
-# and 13 (a hub) hosts (with the stand-in app of
+# The supported ansible-core range, tested at both ends
+# (docs/supported-versions.md): each end converges stock Debian 12
+# (standalone), 11 (an agent) and 13 (a hub) hosts (with the stand-in app of
 # molecule/resources/prepare.yml), runs again with changed=0,
 # runs --check --diff with changed=0 and runs playbooks/status.yml, passing.
 #

@@ -5,8 +5,8 @@
 They run on the controller, so judging a schedule or a host's status costs
 no round-trip to it. The code lives in plugins/plugin_utils/, a module per
 job; this file only registers it. Each filter is documented for ansible-doc
-in the .yml file of its name beside this one. The filters that only the
-server_maintanence role calls are in role_internals.py.
+in the .yml file of its name beside this one. There are no others: the
+role's own logic is Python its action plugin and module call, not filters.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -14,6 +14,8 @@ version_added: "0.3.0"
 description:
   - Reads the crontab of O(user) once, puts O(entries) in place in memory and
     writes it back once, with C(crontab -u USER FILE), only when it changed.
+  - The same code as the crontab part of M(server_maintanence.ops.maintenance),
+    which the server_maintanence role calls; this module is that part alone.
   - "Each entry is a C(#Ansible: <name>) header followed by its line, the form
     M(ansible.builtin.cron) writes, so entries it made are recognised; an
     entry is edited where it stands, and a new one is appended."
@@ -106,30 +108,21 @@ crontab:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
-from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import reconcile
+from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import apply
 
-
-def read_crontab(module, user):
-    rc, out, err = module.run_command(["crontab", "-l", "-u", user])
-    if rc == 0:
-        return out.splitlines()
-    if "no crontab" in err:
-        return []
-    module.fail_json(msg="crontab -l -u %s failed: %s" % (user, err.strip()))
+ENTRY_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "line": {"type": "str", "default": ""},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "markers": {"type": "list", "elements": "str", "default": [], "no_log": False},
+}
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
             "user": {"type": "str", "required": True},
-            "entries": {"type": "list", "elements": "dict", "required": True, "options": {
-                "name": {"type": "str", "required": True},
-                "line": {"type": "str", "default": ""},
-                "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-                "markers": {"type": "list", "elements": "str", "default": [], "no_log": False},
-            }},
+            "entries": {"type": "list", "elements": "dict", "required": True, "options": ENTRY_OPTIONS},
             "take_over": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -142,37 +135,7 @@ def main():
         # A first run in check mode, before apt installs cron: nothing to read.
         module.exit_json(changed=True, taken_over=[], crontab=[],
                          msg="crontab is not installed yet; a real run installs the entries")
-    before = read_crontab(module, user)
-    after, taken_over = reconcile(before, entries, module.params["take_over"])
-    changed = after != before
-    result = {"changed": changed, "taken_over": taken_over, "crontab": after}
-    if module._diff:
-        result["diff"] = {"before_header": "crontab of %s" % user, "after_header": "crontab of %s" % user,
-                          "before": "".join(line + "\n" for line in before),
-                          "after": "".join(line + "\n" for line in after)}
-    if changed and not module.check_mode:
-        install(module, user, "".join(line + "\n" for line in after), result)
-    module.exit_json(**result)
-
-
-def install(module, user, text, result):
-    """Install text as user's crontab from a complete file, as
-    ansible.builtin.cron does: crontab(1) reading a pipe installs whatever it
-    read when the pipe closes, so a module killed while feeding it would
-    leave an empty crontab. The file is root's (0600) and removed afterwards;
-    a run cut short leaves it to the next run's sweep of leftovers."""
-    try:
-        copy = safety.private_copy(to_bytes(text, errors="surrogate_or_strict"), safety.PRIVATE_DIR)
-    except OSError as error:
-        module.fail_json(msg=str(safety.write_failure(error, "%s/<temporary copy of %s's crontab>" % (
-            safety.PRIVATE_DIR, user), "server_maintanence_user")), **result)
-    try:
-        rc, _out, err = module.run_command(["crontab", "-u", user, copy])
-    finally:
-        safety.remove_leftover(copy)
-    if rc != 0:
-        module.fail_json(msg="cannot write the crontab of %s (server_maintanence_user): crontab -u %s FILE "
-                             "failed: %s; it was left as it was" % (user, user, err.strip()), **result)
+    module.exit_json(**apply(module, user, entries, module.params["take_over"]))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ description:
   - A write that fails (a full disk, a read-only filesystem) names O(path) and
     O(setting) and leaves the file as it was.
   - Never shows a value, in its result or its diff; only which keys change.
+  - The same code as the env file part of M(server_maintanence.ops.maintenance),
+    which the server_maintanence role calls; this module is that part alone.
 options:
   path:
     description: The env file.
@@ -93,128 +95,10 @@ changed_keys:
   sample: [HUB_URL]
 """
 
-import grp
-import os
-import pwd
-import stat
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
+from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import apply, mode_error, value_error
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import (
-    assignments, host_systemd, line, parse, refusal)
-
-# An env file is a few lines; a bigger one is not what the role manages.
-SIZE_CAP = 1 << 20
-
-
-def read_current(dir_fd, name, shown):
-    """The file's text and stat, or (None, None) when it does not exist.
-    Never follows a link nor blocks on a FIFO."""
-    if dir_fd is None:
-        return None, None
-    content, info = safety.read_regular(name, SIZE_CAP, dir_fd)
-    if info is None:
-        return None, None
-    if content is None:
-        found = safety.kind(info)
-        raise Refused("refusing %s: it is %s; nothing was written" % (
-            shown, "larger than %d bytes" % SIZE_CAP if found == "file"
-            else "a symlink" if found == "link" else "not a regular file"))
-    return to_text(content, errors="surrogate_or_strict"), info
-
-
-def updated(text, values, systemd=None):
-    """(new text, keys that change): each key set on its last assignment's
-    line, or appended; the rest of the text unchanged. `systemd`: the major
-    version whose rules apply (systemd_env.assignments)."""
-    changed = []
-    for key in sorted(values):
-        value = values[key]
-        current = [a for a in assignments(text, systemd) if a[0] == key]
-        if current and current[-1][1] == value:
-            continue
-        changed.append(key)
-        if current:
-            _key, _value, start, end = current[-1]
-            text = text[:start] + line(key, value) + text[end:]
-        else:
-            text += ("" if text.endswith("\n") or not text else "\n") + line(key, value) + "\n"
-    return text, changed
-
-
-def _open_directory(directory, shown):
-    """A descriptor of the env file's directory, or None when it does not exist yet."""
-    try:
-        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | safety.CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise Refused("cannot open the directory of %s: %s" % (shown, error.strerror))
-
-
-def _make_directory(directory, shown):
-    """Create the env file's missing directory as the app's deployment guide
-    does (mkdir -p): root's, 0755, no link followed; its descriptor."""
-    try:
-        if safety.lstat(directory) is not None:
-            raise Refused("refusing %s: %s is not a directory; nothing was written" % (shown, directory))
-        safety.make_parents(directory)
-        os.mkdir(directory, 0o755)
-        safety.set_attributes(directory, 0, 0, 0o755, directory=True)
-        safety.fsync_directory(os.path.dirname(directory))
-        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | safety.CLOEXEC)
-    except OSError as error:
-        raise safety.write_failure(error, directory, None, "create")
-
-
-def apply(module, path, values, group, setting, owner=None, mode=0o640):
-    shown = safety.shown(path, setting)
-    directory, name = os.path.split(path)
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise Refused("group %s does not exist" % group)
-    try:
-        uid = os.geteuid() if owner is None else pwd.getpwnam(owner).pw_uid
-    except KeyError:
-        raise Refused("owner %s does not exist" % owner)
-    dir_fd = _open_directory(directory or ".", shown)
-    try:
-        text, info = read_current(dir_fd, name, shown)
-        systemd = host_systemd()
-        refused = refusal(text or "", systemd)
-        if refused:
-            # The units do not start with it: a fix by hand, not a rewrite keeping that line.
-            raise Refused("refusing %s: line %d: systemd refuses the whole file (%s), so its units do not "
-                          "start; fix that line; nothing was written" % (shown, refused.line, refused.reason))
-        new, changed = updated(text or "", values, systemd)
-        before = dict(parse(text or "", systemd))
-        after = dict(parse(new, systemd))
-        others = set(before) - set(values)
-        if any(after.get(key) != values[key] for key in values) or any(after.get(k) != before[k] for k in others):
-            raise Refused("cannot set %s in %s without changing its other lines: it ends inside a quoted or "
-                          "continued value; nothing was written" % (", ".join(changed), shown))
-        in_place = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode)
-        result = {"changed": bool(changed) or not in_place, "path": path, "changed_keys": changed}
-        if module._diff:
-            # Words only: Ansible masks every no_log value (a "1" too) wherever it appears.
-            result["diff"] = {
-                "before_header": path, "after_header": path,
-                "before": "".join("%s (value not shown)\n" % key for key in sorted(values) if key in before)
-                + ("(no file)\n" if info is None else "" if in_place else "(owner, group or mode to correct)\n"),
-                "after": "".join("%s (value not shown%s)\n" % (key, ", changed" if key in changed else "")
-                                 for key in sorted(values))}
-        if result["changed"] and not module.check_mode:
-            if dir_fd is None:
-                dir_fd = _make_directory(directory, shown)
-            safety.write_file(path, to_bytes(new, errors="surrogate_or_strict"), uid, gid, mode, setting,
-                              dir_fd=dir_fd)
-        return result
-    finally:
-        if dir_fd is not None:
-            os.close(dir_fd)
 
 
 def main():
@@ -230,20 +114,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        mode = int(params["mode"], 8)
-    except ValueError:
-        mode = None
-    if mode is None or mode & 0o007 or mode > 0o7777:
-        module.fail_json(msg="mode %s of %s is not an octal mode that gives others no access"
-                         % (params["mode"], safety.shown(params["path"], params["setting"])))
+    shown = safety.shown(params["path"], params["setting"])
+    mode, error = mode_error(params["mode"], shown)
     values = dict((key, str(value)) for key, value in params["values"].items())
-    try:
-        for key, value in values.items():
-            line(key, value)  # a key systemd would ignore, or a value it cannot hold
-    except ValueError:
-        module.fail_json(msg="refusing to write %s: key %s cannot be read back by systemd (its value is not shown)"
-                         % (safety.shown(params["path"], params["setting"]), key))
+    error = error or value_error(values, shown)
+    if error:
+        module.fail_json(msg=error)
     try:
         result = apply(module, params["path"], values, params["group"], params["setting"], params["owner"], mode)
     except Refused as error:

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
 """Cron schedules, on the controller: what is wrong with a 5-field
-schedule, the longest time between two of its runs, a stable per-host
-splay of its minute field, and the crontab entries of the app's jobs."""
+schedule, the longest time between two of its runs, and a stable per-host
+splay of its minute field."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -88,28 +88,6 @@ def cron_splay(schedule, seed):
     offset = int(hashlib.sha256(str(seed).encode()).hexdigest()[:8], 16) % step
     fields[0] = "%d-59/%d" % (offset, step)
     return " ".join(fields)
-
-
-def cron_entries(jobs, settings):
-    """The crontab entries of the app's jobs, as the app_crontab module takes
-    them: for each, its name, the state it must have and its whole line. The
-    line hands the job to the role's job runner (`settings["runner"]`), which
-    loads the app's env file, holds the job's lock, applies its timeout, logs
-    and records the outcome. A job runs its `command`, or manage.py with its
-    `manage` arguments through `settings["manage"]`. `markers`: the text that
-    makes a crontab line this job's, the runner's call or the lock of the
-    inline wrapper that the runner replaced. `settings`: runner, logs_dir,
-    manage."""
-    entries = []
-    for job in jobs:
-        default_log = "%s.log" % job["id"]
-        call = "%s%s %s " % (settings["runner"], "" if job["log"] == default_log else " --log " + job["log"],
-                             job["id"])
-        command = job["command"] if "command" in job else "%s %s" % (settings["manage"], job["manage"])
-        entries.append({"name": job["name"], "state": "present" if job["wanted"] else "absent",
-                        "line": "%s %s%s %s" % (" ".join(job["schedule"].split()), call, job["timeout"], command),
-                        "markers": [call, " %s/%s.lock " % (settings["logs_dir"], job["id"])]})
-    return entries
 
 
 def cron_interval(schedule):

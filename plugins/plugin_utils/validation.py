@@ -1,16 +1,15 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
 """The rules on the server_maintanence role's inputs that its argument spec
-cannot express (input_errors), and the rules on a host that the probe's
-reading must meet before the role changes anything there (host_errors).
-Every message names the variable it is about."""
+cannot express (input_errors), checked on the controller before anything
+reaches a host. Every message names the variable it is about. The rules on
+the host itself are module_utils/_plan.py's, checked on the host."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import difflib
-import json
 import os.path
 import posixpath
 import re
@@ -235,112 +234,4 @@ def _directory_errors(inputs, earlier):
                               % (PREFIX, name, mine, "is" if mine == theirs else "holds" if _inside(theirs, mine)
                                  else "lies inside", PREFIX, other, theirs))
                 break
-    return errors
-
-
-def _missing_packages(probe, packages):
-    return [p["package"] for p in packages if p["needed"] and not probe["commands"][p["command"]]]
-
-
-def host_errors(probe, settings):
-    """Every host-side rule that what the probe read breaks, before any change;
-    [] when the host can take the role. `settings`: state, guarded (rows of
-    the role's table, {path, kind, setting}: the paths the app user could
-    plant a link at or under), user,
-    group, uv (the path the entries will run), manage_packages, packages
-    ({package, command, needed}), cron_daily_runner. With state absent only
-    the guarded paths are checked."""
-    errors = _planted(probe, settings["guarded"])
-    if settings["state"] == "absent":
-        return errors
-    if not probe["user_exists"]:
-        errors.append("%suser %s does not exist on the host: the role does not create the app's "
-                      "account; deploy the app first" % (PREFIX, json.dumps(settings["user"])))
-    if not probe["group_exists"]:
-        errors.append("%sgroup %s does not exist on the host" % (PREFIX, json.dumps(settings["group"])))
-    if probe["uv"]["unsafe"]:
-        errors.append("%suv_path: uv at %s is group- or world-writable (mode %s): anyone who can rewrite "
-                      "it runs code as %s from cron. Fix with: chmod go-w %s"
-                      % (PREFIX, settings["uv"], probe["uv"]["mode"], settings["user"], settings["uv"]))
-    missing = _missing_packages(probe, settings["packages"])
-    if not settings["manage_packages"] and missing:
-        errors.append("%s%smanage_packages is false and these packages are missing: %s. Install them, "
-                      "or set %smanage_packages: true"
-                      % (PREFIX + "logrotate_compression is zstd but " if "zstd" in missing else "",
-                         PREFIX, ", ".join(missing), PREFIX))
-    if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
-        errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
-    refused = env_refused_message(probe)
-    if refused:
-        errors.append(refused)
-    runner = settings["cron_daily_runner"]
-    if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
-        errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
-                      "Reinstall the logrotate package" % runner)
-    return errors
-
-
-def env_refused_message(probe):
-    """The host problem when the host's systemd refuses the env file as a
-    whole, by file and line (never a value); None otherwise."""
-    refused = probe.get("env_refused")
-    if not refused:
-        return None
-    return ("%senv_file %s, line %d: systemd refuses the whole file (%s), so the app's units with "
-            "EnvironmentFile= do not start and the cron jobs do not run (exit 65). Fix that line"
-            % (PREFIX, refused["file"], refused["line"], refused["reason"]))
-
-
-def host_warnings(probe, settings):
-    """What the host check says without failing: a metrics directory that
-    users other than root may write (an older release made it root:<group>
-    0775, or it was opened to the app user for it), which the role keeps as
-    it is. `settings`: state, guarded (as for host_errors)."""
-    warnings = []
-    for row in settings["guarded"]:
-        found = probe["paths"].get(row["path"]) if row["path"] else None
-        if (settings["state"] != "present" or row["setting"] != PREFIX + "metrics_dir" or not found
-                or found.get("type") != "directory" or not int(found["mode"], 8) & 0o022):
-            continue
-        warnings.append("%s %s is writable by users other than its owner (%s:%s, mode %s): whoever can write "
-                        "it can plant metrics that node_exporter serves as this host's. The role keeps an "
-                        "existing directory as it is; make it root:root 0755 (chown root:root %s; chmod 0755 %s)"
-                        % (row["setting"], row["path"], found.get("owner"), found.get("group"), found["mode"],
-                           row["path"], row["path"]))
-    return warnings
-
-
-_KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory",
-               "other": "FIFO, socket or device"}
-
-
-def _planted(probe, guarded):
-    """A message for each guarded path (the rows of the role's table with a
-    setting: the logs, state and metrics directories, the env file) that is
-    a link or of the wrong type, or that lies under a link the app user
-    could have made: the role never acts through one."""
-    errors = []
-    for row in guarded:
-        if not row["path"]:
-            continue
-        found = probe["paths"][row["path"]]
-        name, kind = row["setting"], "directory" if row["kind"] == "directory" else "file"
-        if found.get("planted_link"):
-            errors.append("%s %s lies under %s, a symbolic link in a directory a user other than root can "
-                          "write: the role never acts through such a link. Replace it with the real directory, "
-                          "or point %s at the real path" % (name, row["path"], found["planted_link"], name))
-        elif found["exists"] and found["type"] != kind:
-            wanted = kind if kind == "directory" else "regular file"
-            errors.append("%s %s is a %s, not a %s: the role neither follows nor replaces it, and changed "
-                          "nothing. Remove it if it is not the app's (as root, after checking where it points), "
-                          "then run the role again" % (name, row["path"], _KIND_NAMES[found["type"]], wanted))
-        elif row["kind"] == "env_file":
-            # A missing directory is created (as the app's guide does); anything else there is refused now,
-            # before the first change, not at the env file's own task.
-            directory = posixpath.dirname(row["path"])
-            parent = probe["paths"].get(directory) or {}
-            if parent.get("exists") and parent["type"] != "directory":
-                errors.append("%s %s: its directory %s is a %s, not a directory: the role neither follows nor "
-                              "replaces it, and changed nothing" % (name, row["path"], directory,
-                                                                    _KIND_NAMES[parent["type"]]))
     return errors

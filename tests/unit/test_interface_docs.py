@@ -4,7 +4,7 @@ meta/argument_specs.yml is the source of truth. ansible-docsmith (pinned in
 requirements.txt) renders it into README.md and roles/server_maintanence/README.md
 and checks defaults/main.yml against it; these tests run it in its read-only
 modes and add the checks it does not make (commented examples, type-strict
-defaults, names, vars/main.yml, ansible-doc).
+defaults, names, the internal variables, ansible-doc).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
+
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "server_maintanence"
@@ -136,11 +138,20 @@ def test_every_public_variable_name_starts_with_the_role_prefix():
 
 
 def test_role_vars_are_internal_and_never_shadow_public_variables():
-    internal = yaml.safe_load(VARS_FILE.read_text(encoding="utf-8")) or {}
+    # The role has no vars/main.yml (its vars would beat the inventory): what
+    # it used to hold is plugins/plugin_utils/description.py's. The internal
+    # variables left are those the templates read besides the inputs, which
+    # the action plugin lays over the inputs when it renders them.
+    assert not VARS_FILE.exists(), "vars/main.yml is back: its vars would override the inventory's"
+    internal = description.template_variables(defaults())
     public = sorted(set(internal) & set(spec_options()))
-    assert not public, f"vars/main.yml would override these inputs (vars beat inventory): {public}"
+    assert not public, f"the templates' internal variables would override these inputs: {public}"
     wrong = sorted(name for name in internal if not name.startswith("__" + PREFIX))
-    assert not wrong, f"internal variables in vars/main.yml must start with __{PREFIX}: {wrong}"
+    assert not wrong, f"the templates' internal variables must start with __{PREFIX}: {wrong}"
+    read = set()
+    for template in (ROLE / "templates").rglob("*.j2"):
+        read.update(re.findall(r"__" + PREFIX + r"\w+", template.read_text(encoding="utf-8")))
+    assert sorted(read - set(internal)) == [], "the templates read internal variables nobody sets"
 
 
 # ------------------------------------------------------------- ansible-doc --

@@ -23,6 +23,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 RUNNER = REPO / "roles" / "server_maintanence" / "files" / "server-maintanence-job"
 # What the role installs as the runner's env_loader.
 LOADER = REPO / "plugins" / "module_utils" / "systemd_env.py"
+# What the role installs as the runner's records: the writer of the records and metrics.
+RECORDS = REPO / "plugins" / "module_utils" / "job_records.py"
 sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins" / "module_utils"))
 import env_table  # noqa: E402  pylint: disable=wrong-import-position
 SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"
@@ -70,6 +72,7 @@ class Sandbox:
             "logs_dir": self.logs,
             "env_file": self.env_file,
             "env_loader": LOADER,
+            "records": RECORDS,
             "state_dir": self.state_dir,
             "metrics": 1,
             "logrotate_state": self.logrotate_state,

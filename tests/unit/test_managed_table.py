@@ -1,20 +1,39 @@
-"""The role's table of managed things (__server_maintanence_managed in
-vars/main.yml) is well formed, and what the planner hands from it to the
-managed_paths module is what the module takes: an attribute misspelled in
-a row, or one the module does not know, would otherwise be dropped silently
-and the drift it describes never repaired."""
+"""The role's table of managed things (description.managed(), built on the
+controller from the role's inputs) is well formed, and what the planner
+hands from it to the managed_paths mechanics is what they take: an
+attribute misspelled in a row, or one the mechanics do not know, would
+otherwise be dropped silently and the drift it describes never repaired.
 
+The table is built from the role's defaults with their templates resolved
+as a play would (logs under the project directory), a metrics directory
+set and the env file managed, so that every kind of row appears."""
+
+import inspect
 import pathlib
 import re
 
 import yaml
 
+from ansible_collections.server_maintanence.ops.plugins.action import maintenance as action
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _plan as planner
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
+
 REPO = pathlib.Path(__file__).resolve().parents[1].parent
 ROLE = REPO / "roles" / "server_maintanence"
-TABLE = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__server_maintanence_managed"]
 SPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 
-# What each kind of row must and may carry (vars/main.yml documents each attribute).
+INPUTS = dict(DEFAULTS, server_maintanence_logs_dir="/opt/server-monitoring/logs",
+              server_maintanence_instance_id="web1",
+              server_maintanence_metrics_dir="/var/lib/prometheus/node-exporter",
+              server_maintanence_manage_env_file=True)
+# The role's files as the action plugin hands them over: those it installs as
+# they are and its rendered templates; a file row without one fails here.
+FILES = {path: "# %s\n" % path for path in list(action.FILES) + list(description.TEMPLATES)}
+TABLE = description.managed(INPUTS, FILES, description.jobs(INPUTS, "web1"))
+
+# What each kind of row must and may carry (description.managed documents each attribute).
 REQUIRED = {"directory": {"owner", "group", "mode", "wanted"}, "file": {"content", "owner", "group", "mode", "wanted"},
             "link": {"src", "wanted"}, "runner_file": {"wanted"}, "env_file": {"owner", "group", "mode", "wanted"}}
 OPTIONAL = {"directory": {"record", "keep_existing", "purge", "setting"}, "file": {"validate", "setting"},
@@ -27,9 +46,13 @@ def _module_options(name):
     return documentation["options"]
 
 
-def _filters():
-    from ansible_collections.server_maintanence.ops.plugins.plugin_utils import plan
-    return plan
+def test_the_inputs_are_the_defaults_with_their_templates_resolved():
+    assert not [name for name, value in INPUTS.items() if "{{" in str(value)]
+    assert set(INPUTS) <= set(SPEC)
+
+
+def test_every_kind_of_row_appears():
+    assert {row["kind"] for row in TABLE} == set(REQUIRED)
 
 
 def test_every_row_has_a_known_kind_and_exactly_the_attributes_of_its_kind():
@@ -43,23 +66,36 @@ def test_every_row_has_a_known_kind_and_exactly_the_attributes_of_its_kind():
             where, attributes - REQUIRED[kind] - OPTIONAL[kind])
 
 
+def test_every_path_is_one_row():
+    paths = [row["path"] for row in TABLE]
+    assert len(paths) == len(set(paths)) and all(path.startswith("/") for path in paths)
+
+
 def test_a_setting_names_a_variable_of_the_role():
     settings = [row["setting"] for row in TABLE if "setting" in row]
     assert settings and set(settings) <= set(SPEC)
 
 
 def test_what_the_planner_hands_over_is_what_managed_paths_takes():
-    options = _module_options("managed_paths")["paths"]["suboptions"]
-    filters = _filters()
+    options = _paths.ITEM_OPTIONS
+    # The module's documentation says what its argument spec takes.
+    assert set(_module_options("managed_paths")["paths"]["suboptions"]) == set(options)
     row = {"path": "/x", "owner": "root", "group": "root", "mode": "0644", "content": "", "validate": "true %s",
            "src": "/y", "setting": "server_maintanence_x", "record": True, "keep_existing": True, "purge": True}
     for state in options["state"]["choices"]:
-        item = filters._arguments(row, state)
+        item = planner._arguments(row, state)
         assert set(item) <= set(options), (state, set(item) - set(options))
     # Every attribute a row of each kind carries for the module reaches it.
     for kind in ("directory", "file", "link"):
         carried = (REQUIRED[kind] | OPTIONAL[kind]) & set(options)
-        assert carried <= set(filters._arguments(row, kind)), kind
+        assert carried <= set(planner._arguments(row, kind)), kind
+    # So does every attribute of the table's own rows, and nothing the module does not take.
+    for table_row in TABLE:
+        if table_row["kind"] in ("directory", "file", "link"):
+            item = planner._arguments(table_row, table_row["kind"])
+            assert set(item) <= set(options), (table_row["path"], set(item) - set(options))
+            assert set(table_row) & set(options) <= set(item), table_row["path"]
+            assert not _paths.item_errors([item]), table_row["path"]
     # A directory the role creates is handed over with the name of its record.
     assert "creation_record" in options
 
@@ -68,3 +104,6 @@ def test_the_env_file_row_carries_what_env_file_takes():
     options = _module_options("env_file")
     (row,) = [row for row in TABLE if row["kind"] == "env_file"]
     assert {"owner", "group", "mode", "setting"} <= set(row) and {"owner", "group", "mode", "setting"} <= set(options)
+    # The maintenance module hands the planner's env_file step to the same code the env_file module runs.
+    parameters = set(inspect.signature(_env_file.apply).parameters)
+    assert {"path", "owner", "group", "mode", "setting"} <= parameters

@@ -1,8 +1,9 @@
-"""The probe task (tasks/probe.yml) hands the input rules every
-server_maintanence_* variable.
+"""The role's one task (the maintenance action plugin) hands the input
+rules every server_maintanence_* variable.
 
-It is run for real, on the controller alone (tasks_from, local connection),
-with state absent, whose host check asks nothing of the controller: the
+It is run for real, on the controller alone (local connection), with state
+absent and in check mode: the host check of an uninstall asks nothing of the
+controller but its guarded paths, and check mode changes nothing. The
 role's defaults, an inventory and extra vars are where a user's variables
 come from. A broken input fails it before the module runs. And every variable the repository's own
 inventories, scenarios, scripts and tests set is one the role declares, so
@@ -27,10 +28,9 @@ PLAY = """
   hosts: all
   gather_facts: false
   tasks:
-    - name: Check the inputs
+    - name: Check the inputs, then read the controller and change nothing (check mode)
       ansible.builtin.include_role:
         name: server_maintanence.ops.server_maintanence
-        tasks_from: probe.yml
 """
 
 
@@ -40,14 +40,15 @@ def run_assert(tmp_path, host_vars, *extra):
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "play.yml").write_text(PLAY)
     # From the checkout: its ansible.cfg finds the collection in .cache/collections.
-    return subprocess.run([str(PLAYBOOK), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"), *extra],
+    return subprocess.run([str(PLAYBOOK), "--check", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"),
+                           *extra],
                           capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
 
 
 def test_every_variable_of_the_role_reaches_the_check_and_passes(tmp_path):
     # An agent managing its env file: every rule applies. The options without
     # a default are set too; every other one comes from defaults/main.yml, and
-    # the filter refuses an option with a default that does not reach it.
+    # the check refuses an option with a default that does not reach it.
     result = run_assert(tmp_path, {"server_maintanence_cluster_role": "agent",
                                    "server_maintanence_hub_url": "https://hub.example.com",
                                    "server_maintanence_hub_api_key": "k-1/abc=",

@@ -1,8 +1,8 @@
 """The supported ansible-core range: stated where users read it, tested at both ends.
 
 `make compat` (scripts/compat.sh) runs the ends pinned in tests/compat/; these
-tests fail when meta/runtime.yml, the role's meta, requirements.txt or the
-README stop agreeing with those pins.
+tests fail when meta/runtime.yml, the role's meta, requirements.txt or
+docs/supported-versions.md stop agreeing with those pins.
 """
 
 from __future__ import annotations
@@ -43,9 +43,17 @@ def test_the_pinned_toolchain_is_inside_the_tested_range():
     assert pins("oldest")["ansible-core"] <= toolchain <= pins("newest")["ansible-core"]
 
 
-def test_the_readme_states_the_tested_range():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Supported versions\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_state_the_tested_range():
+    page = (REPO / "docs" / "supported-versions.md").read_text(encoding="utf-8")
+    section = page.split("# Supported versions\n", 1)[1]
     for end in ("oldest", "newest"):
         version = ".".join(map(str, pins(end)["ansible-core"]))
-        assert version in section, f"README's Supported versions does not name the {end} end, {version}"
+        assert version in section, f"docs/supported-versions.md does not name the {end} end, {version}"
+
+
+def test_the_readme_states_the_tested_range_and_links_its_page():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Supported versions\n", 1)[1].split("\n## ", 1)[0]
+    oldest, newest = (".".join(map(str, pins(end)["ansible-core"][:2])) for end in ("oldest", "newest"))
+    assert f"ansible-core {oldest} to {newest}" in section, f"README's Supported versions does not say {oldest} to {newest}"
+    assert "(docs/supported-versions.md)" in section, "README's Supported versions does not link its page"

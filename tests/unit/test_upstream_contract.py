@@ -1,6 +1,8 @@
 """What the role relies on in the app, checked against the app's pinned source.
 
-Each test takes a fact from the role (its vars, defaults and filters) and a
+Each test takes a fact from the role (its description of the host in
+plugins/plugin_utils/description.py, its defaults, and what the maintenance
+module builds from them on the host) and a
 fact from the app (tests/unit/upstream_app.py reads it out of the source), so
 a change upstream that breaks the role fails here, in seconds, before any
 container starts.
@@ -13,7 +15,8 @@ import pytest
 import yaml
 
 import upstream_app
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import env
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "server_maintanence"
@@ -23,8 +26,16 @@ _spec.loader.exec_module(app_crontab)
 _spec = importlib.util.spec_from_file_location("systemd_env", REPO / "plugins" / "module_utils" / "systemd_env.py")
 systemd_env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(systemd_env)
+# The maintenance module and its Engine without a host (tests/unit/plugins/modules/maintenance_host.py).
+MODULES = REPO / "tests" / "unit" / "plugins" / "modules"
+_spec = importlib.util.spec_from_file_location("module_loading", MODULES / "module_loading.py")
+module_loading = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(module_loading)
+_spec = importlib.util.spec_from_file_location("maintenance_host", MODULES / "maintenance_host.py")
+maintenance_host = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(maintenance_host)
+maintenance = module_loading.load_module("maintenance")
 
-ROLE_VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 
 
@@ -33,15 +44,49 @@ def app():
     return upstream_app.UpstreamApp(upstream_app.tarball())
 
 
-def role_jobs():
-    """{job name: command}, a manage.py job's with __server_maintanence_manage unrendered."""
-    return {job["name"]: job.get("command") or "%s %s" % (ROLE_VARS["__server_maintanence_manage"], job["manage"])
-            for job in ROLE_VARS["__server_maintanence_jobs"]}
+@pytest.fixture(scope="module")
+def engine():
+    """What the maintenance module builds on a host where uv is found at
+    maintenance_host.UV: (the command it runs manage.py with, {job name: its
+    crontab line})."""
+    manage = []
+    with pytest.MonkeyPatch.context() as patch:
+        real = maintenance.app_crontab.cron_entries
+
+        def cron_entries(jobs, settings):
+            manage.append(settings["manage"])
+            return real(jobs, settings)
+
+        patch.setattr(maintenance.app_crontab, "cron_entries", cron_entries)
+        result, _module, _applied, _readings, run = maintenance_host.run(patch, maintenance,
+                                                                         maintenance_host.arguments())
+    assert "failed" not in result and len(manage) == 1
+    return manage[0], {entry["name"]: entry["line"] for entry in run.entries}
+
+
+def role_jobs(manage):
+    """{job name: command}, a manage.py job's run with `manage`."""
+    return {job["name"]: job.get("command") or "%s %s" % (manage, job["manage"]) for job in description.JOBS}
 
 
 def role_manage_jobs():
     """{job name: manage.py arguments} for every job that calls manage.py."""
-    return {job["name"]: job["manage"] for job in ROLE_VARS["__server_maintanence_jobs"] if "manage" in job}
+    return {job["name"]: job["manage"] for job in description.JOBS if "manage" in job}
+
+
+SPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def test_each_job_is_named_and_run_one_way_and_set_by_variables_of_the_role():
+    for job in description.JOBS:
+        assert set(job) - {"manage", "command"} == {"name", "id", "on", "schedule", "timeout", "log"}, job["id"]
+        assert ("manage" in job) != ("command" in job), job["id"]
+        # The app's `manage.py check` looks for the name in `crontab -l`.
+        assert "server-maintanence" in job["name"]
+        named = [job[key] for key in ("on", "schedule", "timeout") if job[key] is not None]
+        assert set(description.PREFIX + name for name in named) <= set(SPEC), job["id"]
+    assert len({job["id"] for job in description.JOBS}) == len({job["name"] for job in description.JOBS}) == len(
+        description.JOBS)
 
 
 def manage_calls():
@@ -53,10 +98,12 @@ def manage_calls():
     return calls
 
 
-def test_the_role_runs_manage_py_the_way_the_apps_installer_does(app):
-    assert ROLE_VARS["__server_maintanence_manage"].endswith(" run python manage.py")
+def test_the_role_runs_manage_py_the_way_the_apps_installer_does(app, engine):
+    manage, lines = engine
+    assert manage == maintenance_host.UV + " run python manage.py"
     health = role_manage_jobs()["server-maintanence health check"]
     assert "run python manage.py " + health in app.installer_lines()["health check"]
+    assert lines["server-maintanence health check"].endswith(" %s %s" % (manage, health))
 
 
 @pytest.mark.parametrize("command", sorted(manage_calls()))
@@ -66,16 +113,16 @@ def test_each_management_command_and_option_the_role_calls_exists(app, command):
     assert set(manage_calls()[command]) <= commands[command]
 
 
-def test_the_auto_update_script_accepts_the_options_the_role_passes(app):
-    script, *args = role_jobs()["server-maintanence auto-update"].split()
+def test_the_auto_update_script_accepts_the_options_the_role_passes(app, engine):
+    script, *args = role_jobs(engine[0])["server-maintanence auto-update"].split()
     assert set(args) <= app.script_options(script)
     # The installer names the same script through its bin/ directory variable.
     assert "/%s %s" % (pathlib.PurePosixPath(script).name, " ".join(args)) in app.installer_lines()["auto-update"]
 
 
-def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(app):
-    name, command = "server-maintanence health check", role_jobs()["server-maintanence health check"]
-    crontab = "#Ansible: %s\n*/5 * * * * %s\n" % (name, command)
+def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(app, engine):
+    name = "server-maintanence health check"
+    crontab = "#Ansible: %s\n%s\n" % (name, engine[1][name])
     missing = [marker for marker in app.crontab_markers() if marker not in crontab]
     assert not missing
 
@@ -85,7 +132,7 @@ def test_the_lines_the_role_takes_over_are_the_ones_the_apps_installer_writes(ap
 
 
 def test_uv_is_looked_for_where_and_in_the_order_the_apps_installer_looks(app):
-    assert ROLE_VARS["__server_maintanence_uv_candidates"] == app.uv_candidates()
+    assert description.UV_CANDIDATES == app.uv_candidates()
 
 
 def test_the_defaults_match_the_apps_systemd_units(app):
@@ -131,7 +178,7 @@ def test_the_written_lines_read_back_the_same_by_systemds_rules():
     same rules: every value the role writes, as the env_file module writes it,
     comes back byte for byte."""
     lines = env.env_lines(dict(BOTH, ssrf_allowed_hosts="a.example # ours", logs_dir="/srv/sm logs",
-                                   project_dir=DEFAULTS["server_maintanence_project_dir"]))
+                               project_dir=DEFAULTS["server_maintanence_project_dir"]))
     text = "".join(systemd_env.line(key, value) + "\n" for key, value in lines.items())
     assert dict(systemd_env.parse(text)) == lines
 

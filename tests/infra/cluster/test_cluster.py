@@ -65,7 +65,7 @@ def test_a_host_in_place_costs_one_module_call(host):
     result = run_site(host, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     assert result.returncode == 0, output(result)[-3000:]
     report = json.loads(result.stdout)
-    assert module_calls(report, hostname(host)) == ["server_maintanence.ops.probe"]
+    assert module_calls(report, hostname(host)) == ["server_maintanence.ops.maintenance"]
 
 
 def test_the_env_files_owner_and_mode_are_put_back_and_its_lines_kept(host):

@@ -1,7 +1,7 @@
 """Every drift an operator or an upgrade can make is put back by the next run,
 which is then followed by a run that changes nothing; no job is ever left
-installed twice. The idempotent run skips its modules, so this is what proves
-that the probe and the planner still see each drift."""
+installed twice. The idempotent run applies nothing, so this is what proves
+that the engine's reading and plan still see each drift."""
 
 import json
 
@@ -99,12 +99,10 @@ def test_each_drift_is_put_back_and_the_next_run_changes_nothing(host, installed
 
 
 def test_a_host_in_place_costs_one_module_call(host, installed):
-    """The planner finds nothing out of place, so the repairs are not even
-    included: only the probe runs on the host. A planner that misjudged a
-    file in place would still pass every changed=0 check (the modules find
-    nothing to do), but not this one."""
+    """The engine finds nothing out of place: its one call is the only one
+    on the host, apt not even run."""
     result = run_site(host, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     assert result.returncode == 0, output(result)[-3000:]
     report = json.loads(result.stdout)
-    assert module_calls(report, "sm-default") == ["server_maintanence.ops.probe"]
+    assert module_calls(report, "sm-default") == ["server_maintanence.ops.maintenance"]
     assert report["stats"]["sm-default"]["changed"] == 0

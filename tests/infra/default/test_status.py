@@ -194,7 +194,7 @@ def test_status_is_read_only_under_check_and_makes_one_module_call(host, healthy
     result = run_status(host, check=True, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     assert result.returncode == 0, output(result)[-3000:]
     report = json.loads(result.stdout)
-    assert module_calls(report, "sm-default") == ["server_maintanence.ops.probe"]
+    assert module_calls(report, "sm-default") == ["server_maintanence.ops.maintenance"]
     assert report["stats"]["sm-default"]["changed"] == 0
     assert host.check_output("ls -l --time-style=+%%s %s; cat %s/*.state", STATE_DIR, STATE_DIR) == before
 

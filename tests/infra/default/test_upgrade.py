@@ -146,12 +146,12 @@ def test_an_upgrade_from_the_release_before_is_put_right_in_one_run_and_loses_no
         row = status_table(status.stdout)[name]
         assert [row[column][-2:] for column in ("HEALTH", "PUSH", "UPDATE", "INBOX")] == ["/0"] * 4, row
 
-        # Nothing was left for a second run: only the probe runs on the host.
+        # Nothing was left for a second run: only the engine's one call runs on the host.
         again = play(host, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
         assert again.returncode == 0, again.stdout[-3000:]
         report = json.loads(again.stdout)
         assert report["stats"][name]["changed"] == 0
-        assert module_calls(report, name) == ["server_maintanence.ops.probe"]
+        assert module_calls(report, name) == ["server_maintanence.ops.maintenance"]
 
         # The jobs run on their old records and logs, and write the metrics the link serves.
         for entry in JOBS:

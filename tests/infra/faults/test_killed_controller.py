@@ -1,8 +1,10 @@
 """A killed controller: ansible-playbook killed with its whole process group
 (SIGKILL), as a cancelled AWX job or a dropped connection stops it, at the
-start of each of the role's stages on a host never provisioned. The module
-in flight on the host runs on to its end; one completion run then leaves the
-host exactly like a clean converge, and the next changes nothing.
+start of the role's argument check and at instants of its one task on a host
+never provisioned: before the module leaves the controller, while apt
+installs the packages, while the module applies. The module in flight on the
+host runs on to its end; one completion run then leaves the host exactly like
+a clean converge, and the next changes nothing.
 
 Each kill gets a fresh container of an image made once from a prepared one
 (the stand-in app in place), so that a clean converge is the reference.
@@ -24,8 +26,9 @@ PREPARE = REPO / "molecule" / "resources" / "prepare.yml"
 # A standalone host with every kind of path: nothing in it depends on the host's name.
 INVENTORY = {"ansible_connection": "community.docker.docker", "server_maintanence_auto_update_enabled": True,
              "server_maintanence_metrics_dir": "/var/lib/prometheus/node-exporter"}
-# The task whose start the kill waits for.
-KILL_AT = ["probe |", "paths |", "services |", "cron |"]
+# The task whose start the kill waits for, and how long after it (seconds).
+KILL_AT = [("Validating arguments", 0), ("Put the host in the state", 0), ("Put the host in the state", 1.5),
+           ("Put the host in the state", 4)]
 STATE = ("crontab -l -u www-data 2>&1; %s; stat -c '%%n %%a %%U:%%G' /opt/server-monitoring/logs; "
          "find /etc /usr/local /var/lib /run /opt -name '*.server-maintanence-tmp-*' 2>/dev/null; true") % tree_listing(
     ["/etc/logrotate.d", "/etc/cron.hourly", "/etc/default/server-maintanence-job",
@@ -63,9 +66,9 @@ def clean_state(prepared_image):
         return host.check_output(STATE)
 
 
-def kill_when(command, env, marker, limit=300):
+def kill_when(command, env, marker, delay, limit=300):
     """Run command in a process group of its own; SIGKILL the whole group
-    once a line of its output holds marker. Whether it got there."""
+    delay seconds after a line of its output holds marker. Whether it got there."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                start_new_session=True)
     deadline = time.monotonic() + limit
@@ -73,6 +76,7 @@ def kill_when(command, env, marker, limit=300):
     for line in process.stdout:
         if line.startswith("TASK [") and marker in line:
             seen = True
+            time.sleep(delay)
             os.killpg(process.pid, signal.SIGKILL)
             break
         if time.monotonic() > deadline:
@@ -83,14 +87,14 @@ def kill_when(command, env, marker, limit=300):
     return seen
 
 
-@pytest.mark.parametrize("stage", KILL_AT)
+@pytest.mark.parametrize("stage, delay", KILL_AT)
 def test_a_controller_killed_at_each_stage_of_a_first_converge_is_put_right_by_one_run(
-        prepared_image, clean_state, stage):
+        prepared_image, clean_state, stage, delay):
     with new_container("sm-killed-", image=prepared_image) as name:
         host = testinfra.get_host("docker://" + name)
         command = ["ansible-playbook", "-i", name + ",", "--limit", name, str(SITE), "-e", json.dumps(INVENTORY)]
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1")
-        assert kill_when(command, env, "server_maintanence : " + stage), "the run never reached " + stage
+        assert kill_when(command, env, "server_maintanence : " + stage, delay), "the run never reached " + stage
         # The module in flight runs on to its end on the host.
         host.check_output("for i in $(seq 120); do pgrep -x python3 >/dev/null || exit 0; sleep 0.5; done; exit 1")
 

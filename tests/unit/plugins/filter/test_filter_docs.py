@@ -2,7 +2,8 @@
 
 For every plugins/filter/<name>.yml:
 - the name is a filter that core.py registers, and every filter of core.py
-  has one (the role's internals, in role_internals.py, have none);
+  has one; core.py is the only filter plugin (the role has no internal
+  filters);
 - the options are the function's parameters: _input the first, the others
   by name and in the order of `positional`, required exactly when the
   parameter has no default;
@@ -29,7 +30,7 @@ import textwrap
 import pytest
 import yaml
 
-from ansible_collections.server_maintanence.ops.plugins.filter import core, role_internals
+from ansible_collections.server_maintanence.ops.plugins.filter import core
 
 FILTER_DIR = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "filter"
 DOCS = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(FILTER_DIR.glob("*.yml"))}
@@ -52,6 +53,10 @@ TROUBLED = dict(PROBE, jobs={"health": {"error": "is a symbolic link"}}, cron_ru
                 state_dir={"free": 0, "free_inodes": 0, "read_only": False, "writable": True},
                 env_refused={"file": "/etc/server-monitoring/env", "line": 2, "reason": "a NUL byte"})
 NEVER_RAN = dict(PROBE, jobs={}, crontab_changed=None)
+FAILED_UPDATE = dict(PROBE, update_history={"bad": 1, "error": None, "last": {
+    "timestamp": "2027-01-15T08:00:00+0000", "old_sha": "77c4be3", "new_sha": "9f1e2d3", "status": "failed",
+    "commits": 0, "mode": "systemd", "auto_update": True, "failed_step": "migrate", "rolled_back": True,
+    "time": NOW - 7200}})
 REPORTS = {"web1": PUBLIC["status_report"](PROBE, SETTINGS), "web2": PUBLIC["status_report"](TROUBLED, SETTINGS),
            "hub1": PUBLIC["status_report"](PROBE, dict(SETTINGS, cluster_role="hub", jobs=[HEALTH]))}
 
@@ -60,7 +65,8 @@ CALLS = {
     "cron_interval": [("*/5 * * * *", ()), ("0 9 * * 1-5", ())],
     "cron_splay": [("*/5 * * * *", ("web1",)), ("30 3 * * *", ("web1",))],
     "size_bytes": [("500k", ()), ("10", ())],
-    "status_report": [(PROBE, (SETTINGS,)), (TROUBLED, (SETTINGS,)), (NEVER_RAN, (SETTINGS,))],
+    "status_report": [(PROBE, (SETTINGS,)), (TROUBLED, (SETTINGS,)), (NEVER_RAN, (SETTINGS,)),
+                      (FAILED_UPDATE, (dict(SETTINGS, fail_on_failed_update=False),))],
     "status_table": [(REPORTS, ())],
 }
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list}
@@ -87,8 +93,9 @@ def test_the_public_filters_are_exactly_the_documented_ones():
         assert doc["DOCUMENTATION"]["name"] == name
 
 
-def test_the_role_internals_have_no_doc():
-    assert not set(role_internals.FilterModule().filters()) & set(DOCS)
+def test_there_are_no_filters_besides_the_documented_ones_of_core():
+    plugins = sorted(path.stem for path in FILTER_DIR.glob("*.py") if path.stem != "__init__")
+    assert plugins == ["core"]
 
 
 def test_each_public_filter_has_calls_to_check_its_doc_against():

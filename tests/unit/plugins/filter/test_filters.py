@@ -1,21 +1,23 @@
 """The filter plugins only register the functions of plugins/plugin_utils/:
-the public ones in core.py, the role's internals apart in role_internals.py."""
+the public ones, in core.py; there are no internal filters (the role's
+engine calls its code in Python, not through filters)."""
 
-from ansible_collections.server_maintanence.ops.plugins.filter import core, role_internals
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, env, plan, status, validation
+import pathlib
+
+from ansible_collections.server_maintanence.ops.plugins.filter import core
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, status
 
 PUBLIC = {"cron_interval", "cron_splay", "size_bytes", "status_report", "status_table"}
-INTERNAL = {"input_errors", "host_errors", "env_lines", "cron_entries", "plan"}
+FILTER_DIR = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "filter"
 
 
 def test_each_filter_is_the_plugin_utils_function_of_its_name():
-    modules = (cron, env, plan, status, validation)
-    for plugin in (core, role_internals):
-        for name, function in plugin.FilterModule().filters().items():
-            owners = [module for module in modules if getattr(module, name, None) is function]
-            assert owners and function.__name__ == name, name
+    modules = (cron, status)
+    for name, function in core.FilterModule().filters().items():
+        owners = [module for module in modules if getattr(module, name, None) is function]
+        assert owners and function.__name__ == name, name
 
 
-def test_the_public_filters_and_the_role_internals_are_registered_apart():
+def test_the_public_filters_are_the_only_filters():
     assert set(core.FilterModule().filters()) == PUBLIC
-    assert set(role_internals.FilterModule().filters()) == INTERNAL
+    assert sorted(path.stem for path in FILTER_DIR.glob("*.py") if path.stem != "__init__") == ["core"]

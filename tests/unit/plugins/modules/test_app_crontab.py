@@ -17,6 +17,8 @@ _spec.loader.exec_module(module_loading)
 load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
 app_crontab = load_module("app_crontab")
+# Its mechanics, shared with the maintenance module.
+from ansible_collections.server_maintanence.ops.plugins.module_utils import app_crontab as crontab_utils  # noqa: E402
 
 RUNNER = "/usr/local/bin/server-maintanence-job"
 HEALTH = {"name": "server-maintanence health check", "state": "present",
@@ -57,7 +59,7 @@ def run(capsys, entries, **args):
 @pytest.fixture(autouse=True)
 def copies(monkeypatch, tmp_path):
     """Where the module writes crontab's copies in these tests (on a host, /run)."""
-    monkeypatch.setattr(app_crontab.safety, "PRIVATE_DIR", str(tmp_path))
+    monkeypatch.setattr(crontab_utils.safety, "PRIVATE_DIR", str(tmp_path))
     return tmp_path
 
 

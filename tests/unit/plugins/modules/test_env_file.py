@@ -18,6 +18,8 @@ _spec.loader.exec_module(module_loading)
 load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
 env_file = load_module("env_file")
+# Its mechanics, shared with the maintenance module.
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env_utils  # noqa: E402
 from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse  # noqa: E402
 
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -137,7 +139,7 @@ def test_a_new_file_is_0640_from_its_first_byte(capsys, tmp_path, monkeypatch):
         seen.append((stat.S_IMODE(info.st_mode), info.st_gid, path.exists()))
         return real_write(fd, data)
 
-    monkeypatch.setattr(env_file.os, "write", watching_write)
+    monkeypatch.setattr(env_utils.os, "write", watching_write)
     old_umask = os.umask(0)  # the mode comes from the module, not a umask
     try:
         code, result, _out = run(capsys, path=str(path), values={"INSTANCE_ID": "web-1"})
@@ -206,8 +208,8 @@ def test_a_link_planted_at_the_temporary_name_is_not_followed(capsys, env, tmp_p
     name (here it is told it): the module never writes through it."""
     target = tmp_path / "elsewhere"
     target.write_text("untouched\n")
-    monkeypatch.setattr(env_file.safety.os, "urandom", lambda size: b"\x42" * size)
-    planted = tmp_path / env_file.safety.temporary_name("env")
+    monkeypatch.setattr(env_utils.safety.os, "urandom", lambda size: b"\x42" * size)
+    planted = tmp_path / env_utils.safety.temporary_name("env")
     planted.symlink_to(target)
     before = env.read_bytes()
 
@@ -233,7 +235,7 @@ def test_a_full_disk_names_the_file_and_its_variable_and_keeps_the_file(capsys, 
     def full(_fd, _data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(env_file.os, "write", full)
+    monkeypatch.setattr(env_utils.os, "write", full)
     code, result, _out = run(capsys, path=str(env), values={"HUB_URL": "https://hub.example"})
 
     assert code == 1 and "%s (server_maintanence_env_file)" % env in result["msg"] and "ENOSPC" in result["msg"]
@@ -273,7 +275,7 @@ def test_the_file_is_edited_by_the_hosts_systemd_rules(capsys, tmp_path, monkeyp
     """Before v254 a comment ending in a backslash hides the next line: B is appended, not edited."""
     path = tmp_path / "env"
     path.write_text("# note \\\nB=old\n")
-    monkeypatch.setattr(env_file, "host_systemd", lambda: 252)
+    monkeypatch.setattr(env_utils, "host_systemd", lambda: 252)
 
     code, _result, _out = run(capsys, path=str(path), values={"B": "new"})
 

@@ -18,6 +18,8 @@ _spec.loader.exec_module(module_loading)
 load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
 managed_paths = load_module("managed_paths")
+# Its mechanics, shared with the maintenance module.
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _paths  # noqa: E402
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -269,7 +271,7 @@ def test_a_full_disk_names_the_path_and_variable_and_changes_no_file(tmp_path, c
         calls.append(fd)
         return real_write(fd, data) if len(calls) == 1 else full(fd, data)
 
-    monkeypatch.setattr(managed_paths.os, "write", full_on_the_second)
+    monkeypatch.setattr(_paths.os, "write", full_on_the_second)
     code, result = run(capsys, [a_file(first, "new\n"), a_file(second, setting="server_maintanence_x")])
 
     assert code == 1 and result["changed"] is False

@@ -1,4 +1,9 @@
-"""The probe module on a temporary filesystem: no root, no real crontab, no systemd."""
+"""The probe module on a temporary filesystem: no root, no real crontab, no systemd.
+
+Its mechanics are module_utils/_host_reading.py's (the maintenance module
+reads the host with the same code); the job records, the disk usage and
+logrotate's state are read by module_utils/job_records.py, the code the job
+runner writes them with. main() is the thin plugins/modules/probe.py."""
 
 import grp
 import importlib.util
@@ -20,7 +25,10 @@ module_loading = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(module_loading)
 load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
-probe = load_module("probe")
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as probe  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils import job_records  # noqa: E402
+
+probe_module = load_module("probe")
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -352,7 +360,7 @@ def run_main(capsys, **args):
     """Run the module with these args; (exit code, its JSON result)."""
     with patch_module_args(args):
         with pytest.raises(SystemExit) as exited:
-            probe.main()
+            probe_module.main()
     return exited.value.code, json.loads(capsys.readouterr().out)
 
 
@@ -525,7 +533,7 @@ def test_cron_is_running_when_a_cron_process_has_only_cron_children(monkeypatch,
 import subprocess  # noqa: E402  (kept with the tests that use it)
 import time  # noqa: E402
 
-REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed", "state_dir"}
+REPORT_KEYS = {"now", "jobs", "logs", "last_rotation", "crontab_changed", "state_dir", "update_history"}
 
 
 HEALTH_TEXT = ("name=health\nstart=1700000000.100\nend=1700000002.600\nduration=2.500\nexit_code=0\n"
@@ -592,7 +600,7 @@ JOBS = ["health", "push", "update", "inbox"]
 
 
 def test_job_records_are_read_from_the_state_files_only(tmp_path):
-    records = probe._job_records(state_dir_with_records(tmp_path), JOBS)
+    records = job_records.read_records(state_dir_with_records(tmp_path), JOBS)
 
     assert records == {"health": HEALTH_RECORD, "push": PUSH_RECORD}
 
@@ -600,13 +608,13 @@ def test_job_records_are_read_from_the_state_files_only(tmp_path):
 def test_job_records_of_a_missing_or_empty_state_dir_are_none(tmp_path):
     (tmp_path / "empty").mkdir()
 
-    assert probe._job_records(str(tmp_path / "missing"), JOBS) == {}
-    assert probe._job_records(str(tmp_path / "empty"), JOBS) == {}
-    assert probe._job_records("", JOBS) == {}
+    assert job_records.read_records(str(tmp_path / "missing"), JOBS) == {}
+    assert job_records.read_records(str(tmp_path / "empty"), JOBS) == {}
+    assert job_records.read_records("", JOBS) == {}
 
 
 def test_only_the_records_of_the_jobs_asked_for_are_read(tmp_path):
-    assert probe._job_records(state_dir_with_records(tmp_path), ["push"]) == {"push": PUSH_RECORD}
+    assert job_records.read_records(state_dir_with_records(tmp_path), ["push"]) == {"push": PUSH_RECORD}
 
 
 def planted(tmp_path, plant):
@@ -615,7 +623,7 @@ def planted(tmp_path, plant):
     path = os.path.join(state_dir, "health.state")
     os.unlink(path)
     plant(path)
-    return probe._job_records(state_dir, JOBS)
+    return job_records.read_records(state_dir, JOBS)
 
 
 def test_a_record_linked_to_a_secret_gives_an_error_and_not_a_byte_of_it(tmp_path):
@@ -664,12 +672,12 @@ def test_a_forged_field_is_an_error_naming_the_field_and_not_its_value(tmp_path,
 def test_disk_usage_matches_du(tmp_path):
     logs = logs_dir_with_files(tmp_path)
 
-    assert probe._disk_usage(logs) == du_bytes(logs)
-    assert probe._disk_usage(logs) >= 100000 + 5000 + 123 + 70000
+    assert job_records.disk_usage(logs) == du_bytes(logs)
+    assert job_records.disk_usage(logs) >= 100000 + 5000 + 123 + 70000
 
 
 def test_disk_usage_and_free_space_of_a_missing_dir_are_none(tmp_path):
-    assert probe._disk_usage(str(tmp_path / "missing")) is None
+    assert job_records.disk_usage(str(tmp_path / "missing")) is None
     assert probe._free_space(str(tmp_path / "missing")) is None
 
 
@@ -683,23 +691,23 @@ def test_disk_usage_counts_a_hard_linked_file_once_like_du(tmp_path):
     logs = logs_dir_with_files(tmp_path)
     os.link(os.path.join(logs, "cron.log"), os.path.join(logs, "cron.log.hardlink"))
 
-    assert probe._disk_usage(logs) == du_bytes(logs)
+    assert job_records.disk_usage(logs) == du_bytes(logs)
 
 
 def test_last_rotation_is_the_newest_entry_for_a_log_directly_in_logs_dir(tmp_path):
     logs = logs_dir_with_files(tmp_path)
     state = logrotate_state(tmp_path, logs)
 
-    assert probe._last_rotation(state, logs) == NEWEST_ROTATION
-    assert probe._last_rotation(state, logs + "/") == NEWEST_ROTATION
+    assert job_records.last_rotation(state, logs) == NEWEST_ROTATION
+    assert job_records.last_rotation(state, logs + "/") == NEWEST_ROTATION
 
 
 def test_last_rotation_is_none_without_a_state_file_or_an_entry(tmp_path):
     logs = logs_dir_with_files(tmp_path)
     state = logrotate_state(tmp_path, logs)
 
-    assert probe._last_rotation(str(tmp_path / "missing"), logs) is None
-    assert probe._last_rotation(state, str(tmp_path / "other")) is None
+    assert job_records.last_rotation(str(tmp_path / "missing"), logs) is None
+    assert job_records.last_rotation(state, str(tmp_path / "other")) is None
 
 
 def test_mtime_of_a_file_and_of_nothing(tmp_path):
@@ -801,4 +809,4 @@ def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatc
 
 def test_a_record_of_a_job_the_env_file_stopped_is_trusted():
     text = HEALTH_TEXT.replace("exit_code=0", "exit_code=65").replace("outcome=success", "outcome=env_refused")
-    assert probe._record(text, "health") == dict(HEALTH_RECORD, exit_code="65", outcome="env_refused")
+    assert job_records.parse_record(text, "health") == dict(HEALTH_RECORD, exit_code="65", outcome="env_refused")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import env
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env
 
 CLUSTER = {"cluster_role": "standalone", "hub_url": "http://hub.internal:8000", "instance_id": "web1",
            "hub_api_key": None, "api_key_auth_enabled": True, "hub_ssrf_allowed": True,

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import validation
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _plan as rules
 
 RUNNER = "/etc/cron.daily/logrotate"
 LOGS, STATE, ENV = "/opt/server-monitoring/logs", "/var/lib/server-maintanence", "/opt/server-monitoring/.env"
@@ -42,7 +42,7 @@ def errors(probe_changes=(), **settings):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
-    return validation.host_errors(probe, dict(SETTINGS, **settings))
+    return rules.host_errors(probe, dict(SETTINGS, **settings))
 
 
 def test_a_healthy_host_breaks_no_rule():

@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+"""The one description of a host that the server_maintanence role wants,
+built on the controller from the role's checked variables: what the
+maintenance module compares with the host and applies in one call.
+
+Everything here is data or a plain function of the inputs: the paths the
+role owns with their content, owner and mode, the app's jobs, the env
+file's keys, the packages. The host-side facts it cannot know (the uv the
+app's installer would find, the SSRF_ALLOWED_HOSTS entries already set)
+are filled in by the module, on the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_splay
+
+PREFIX = "server_maintanence_"
+
+LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
+HOURLY_RUNNER = "/etc/cron.hourly/server-maintanence-logrotate"
+# Debian's daily logrotate runner: what rotates where systemd is not PID 1.
+CRON_DAILY_RUNNER = "/etc/cron.daily/logrotate"
+JOB_RUNNER = "/usr/local/bin/server-maintanence-job"
+JOB_CONFIG = "/etc/default/server-maintanence-job"
+# The runner reads the env file with it (python3), by systemd's
+# EnvironmentFile= rules: plugins/module_utils/systemd_env.py, installed as it is.
+ENV_LOADER = "/usr/local/lib/server-maintanence-env.py"
+# The runner writes its records and metrics with it (python3), the code that
+# status reads them with: plugins/module_utils/job_records.py, installed as it is.
+JOB_RECORDS = "/usr/local/lib/server-maintanence-records.py"
+# Debian's logrotate.service, cron.daily runner and the hourly runner all use it.
+LOGROTATE_STATE = "/var/lib/logrotate/status"
+# The runner writes its metrics in the state directory; node_exporter reads
+# them through a root-owned link in its textfile directory.
+METRICS_NAME = "server_maintanence.prom"
+# Where the app's installer (bin/lib/paths.sh, resolve_uv) looks for uv, in
+# its order; "~/" is the app user's home.
+UV_CANDIDATES = ["~/.local/bin/uv", "~/.cargo/bin/uv", "/opt/homebrew/bin/uv", "/usr/local/bin/uv", "/usr/bin/uv"]
+# Env file keys read back and compared in plain; the others (HUB_URL, which
+# may carry credentials, and HUB_API_KEY) are compared on the host and never
+# leave it. Only those are no_log values: Ansible masks a no_log value
+# wherever it appears in a result, so a "1" among them would garble it.
+ENV_PLAIN_KEYS = ["SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED", "INSTANCE_ID", "LOGS_DIR"]
+
+# The app's cron jobs. Names carry "server-maintanence": the app's `manage.py
+# check` looks for it in `crontab -l`. id: the job runner's name for the job
+# (its lock, state file and metrics label). A job runs `command`, or
+# `manage`: the arguments of manage.py, run with the uv found on the host.
+# on, schedule, timeout: the variables (without the prefix) that set them.
+JOBS = [
+    {"name": "server-maintanence health check", "id": "health", "on": "health_check_enabled",
+     "schedule": "health_check_schedule", "timeout": "health_check_timeout",
+     "manage": "run_pipeline --checks-only --json", "log": "cron.log"},
+    {"name": "server-maintanence cluster push", "id": "push", "on": None,
+     "schedule": "push_schedule", "timeout": "push_timeout", "manage": "push_to_hub", "log": "push.log"},
+    {"name": "server-maintanence auto-update", "id": "update", "on": "auto_update_enabled",
+     "schedule": "auto_update_schedule", "timeout": "auto_update_timeout",
+     "command": "bin/update.sh --rollback --auto-env", "log": "update.log"},
+    {"name": "server-maintanence inbox drain", "id": "inbox", "on": "inbox_cron_enabled",
+     "schedule": "inbox_schedule", "timeout": "inbox_timeout", "manage": "process_inbox --limit 100",
+     "log": "inbox.log"},
+]
+
+# The role's templates, by the path they are installed at.
+TEMPLATES = {
+    JOB_CONFIG: "etc/default/server-maintanence-job.j2",
+    LOGROTATE_CONFIG: "etc/logrotate.d/server-maintanence.j2",
+    HOURLY_RUNNER: "etc/cron.hourly/server-maintanence-logrotate.j2",
+}
+
+# How a row of the table is checked before it goes live (%s: the new file).
+# logrotate -d exits 0 on some errors, so its output is the verdict;
+# -s /dev/null: logrotate 3.18 (Debian 11) -d errors on a missing state file.
+SHELL_SYNTAX = "sh -n %s"
+PYTHON_SYNTAX = "python3 -I -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
+LOGROTATE_CHECK = "sh -c 'logrotate -d -s /dev/null %s 2>&1 | (! grep \"^error:\")'"
+
+
+def template_variables(inputs):
+    """What the role's templates read besides the inputs."""
+    return {
+        "__server_maintanence_use_zstd": _zstd(inputs),
+        "__server_maintanence_logrotate_config": LOGROTATE_CONFIG,
+        "__server_maintanence_job_runner": JOB_RUNNER,
+        "__server_maintanence_env_loader": ENV_LOADER,
+        "__server_maintanence_job_records": JOB_RECORDS,
+        "__server_maintanence_logrotate_state": LOGROTATE_STATE,
+    }
+
+
+def _zstd(inputs):
+    return boolean(inputs[PREFIX + "logrotate_compress"]) and inputs[PREFIX + "logrotate_compression"] == "zstd"
+
+
+def jobs(inputs, hostname):
+    """The app's jobs with this host's settings: wanted, schedule (the push
+    spread over its interval by host name, with push_splay), timeout."""
+    found = []
+    agent = inputs[PREFIX + "cluster_role"] in ("agent", "both")
+    for job in JOBS:
+        schedule = inputs[PREFIX + job["schedule"]]
+        if job["id"] == "push" and boolean(inputs[PREFIX + "push_splay"]):
+            schedule = cron_splay(schedule, hostname)
+        found.append(dict({key: value for key, value in job.items() if key not in ("on", "schedule", "timeout")},
+                          wanted=agent if job["on"] is None else boolean(inputs[PREFIX + job["on"]]),
+                          schedule=schedule, timeout=str(inputs[PREFIX + job["timeout"]])))
+    return found
+
+
+def managed(inputs, files, wanted_jobs):
+    """Everything the role puts on the host or removes, one row per path.
+    `files`: {path: content} of the role's files (its templates rendered).
+
+      kind       directory, file, link, runner_file (the job runner writes it;
+                 the role only removes it), or env_file (keys set by the
+                 module; never removed).
+      wanted     whether state present wants it; false: removed when found.
+      content    a file's whole content.
+      validate   checks a new file before it goes live (%s: its path).
+      src        where a link points.
+      record     a directory the role creates gets its root-owned creation
+                 record; uninstall removes the directory (rmdir) only then.
+      keep_existing  an existing directory is another program's: kept as it is.
+      purge      uninstall deletes the directory with everything in it.
+      setting    the variable that names the path: a link or the wrong type
+                 there (or a link the app user could have planted above it) is
+                 refused before any change.
+    """
+    def value(name):
+        return inputs[PREFIX + name]
+
+    state_dir, logs_dir, metrics_dir = value("state_dir"), value("logs_dir"), value("metrics_dir")
+    group = value("group")
+    metrics_file = posixpath.join(state_dir, METRICS_NAME)
+
+    def root_file(path, mode, validate, wanted=True):
+        return {"path": path, "kind": "file", "content": files[path], "owner": "root", "group": "root",
+                "mode": mode, "validate": validate, "wanted": wanted}
+
+    rows = [
+        {"path": logs_dir, "kind": "directory", "owner": value("user"), "group": group,
+         "mode": "%04o" % int(str(value("logs_dir_mode")), 8), "wanted": True,
+         "purge": boolean(value("purge_logs")), "setting": PREFIX + "logs_dir"},
+        {"path": state_dir, "kind": "directory", "owner": "root", "group": group, "mode": "0775", "wanted": True,
+         "record": True, "setting": PREFIX + "state_dir"},
+    ]
+    if metrics_dir:
+        rows += [{"path": metrics_dir, "kind": "directory", "owner": "root", "group": "root", "mode": "0755",
+                  "wanted": True, "record": True, "keep_existing": True, "setting": PREFIX + "metrics_dir"},
+                 {"path": posixpath.join(metrics_dir, METRICS_NAME), "kind": "link", "src": metrics_file,
+                  "wanted": True}]
+    rows += [
+        root_file(JOB_RUNNER, "0755", SHELL_SYNTAX),
+        root_file(ENV_LOADER, "0644", PYTHON_SYNTAX),
+        root_file(JOB_RECORDS, "0644", PYTHON_SYNTAX),
+        root_file(JOB_CONFIG, "0644", SHELL_SYNTAX),
+        root_file(LOGROTATE_CONFIG, "0644", LOGROTATE_CHECK),
+        root_file(HOURLY_RUNNER, "0755", SHELL_SYNTAX, wanted=value("logrotate_frequency") == "hourly"),
+    ]
+    # The job runner's own files: the records of the jobs on, every lock, its
+    # write lock and the metrics; then the records of the jobs turned off
+    # (their metrics would age into an alert), and where each job's lock was
+    # before the job runner (0.2.0 and older).
+    ids = [job["id"] for job in wanted_jobs]
+    on = [job["id"] for job in wanted_jobs if job["wanted"]]
+    runner_files = ([posixpath.join(state_dir, job + ".state") for job in on]
+                    + [posixpath.join(state_dir, job + ".lock") for job in ids]
+                    + [posixpath.join(state_dir, ".write.lock"), metrics_file])
+    gone = ([posixpath.join(state_dir, job + ".state") for job in ids if job not in on]
+            + [posixpath.join(logs_dir, job + ".lock") for job in ids])
+    rows += [{"path": path, "kind": "runner_file", "wanted": True} for path in runner_files]
+    rows += [{"path": path, "kind": "runner_file", "wanted": False} for path in gone]
+    if boolean(value("manage_env_file")):
+        rows.append({"path": value("env_file"), "kind": "env_file", "owner": "root", "group": group, "mode": "0640",
+                     "wanted": value("state") == "present", "setting": PREFIX + "env_file"})
+    return rows
+
+
+def env_values(inputs):
+    """The env file's lines the role keeps, as (plain, secret): the keys read
+    back and compared in plain, and the others. SSRF_ALLOWED_HOSTS holds the
+    hub's host; the module keeps the entries the file already has."""
+    if not (boolean(inputs[PREFIX + "manage_env_file"]) and inputs[PREFIX + "state"] == "present"):
+        return {}, {}
+    lines = env_lines({
+        "cluster_role": inputs[PREFIX + "cluster_role"],
+        "hub_url": inputs.get(PREFIX + "hub_url") or "",
+        "instance_id": inputs[PREFIX + "instance_id"],
+        "hub_api_key": inputs.get(PREFIX + "hub_api_key"),
+        "api_key_auth_enabled": boolean(inputs[PREFIX + "api_key_auth_enabled"]),
+        "hub_ssrf_allowed": boolean(inputs[PREFIX + "hub_ssrf_allowed"]),
+        "logs_dir": inputs[PREFIX + "logs_dir"],
+        "project_dir": inputs[PREFIX + "project_dir"],
+    })
+    plain = {key: value for key, value in lines.items() if key in ENV_PLAIN_KEYS}
+    return plain, {key: value for key, value in lines.items() if key not in plain}
+
+
+def packages(inputs):
+    """The packages the role needs, each with the command it provides."""
+    return [{"package": "cron", "command": "crontab", "needed": True},
+            {"package": "logrotate", "command": "logrotate", "needed": True},
+            {"package": "zstd", "command": "zstd", "needed": _zstd(inputs)}]
+
+
+def describe(inputs, files, hostname, report=False):
+    """The maintenance module's arguments: the whole host as the inputs want
+    it. `files`: {path: content} of the role's files."""
+    def value(name):
+        return inputs[PREFIX + name]
+
+    wanted_jobs = jobs(inputs, hostname)
+    plain, secret = env_values(inputs)
+    manage_env = boolean(value("manage_env_file"))
+    return {
+        "state": "status" if report else value("state"),
+        "user": value("user"),
+        "group": value("group"),
+        "uv_path": value("uv_path"),
+        "uv_candidates": UV_CANDIDATES,
+        "env_file": value("env_file"),
+        "env_plain": plain,
+        "env_secret": secret,
+        "env_units": list(value("env_file_units")) if manage_env else [],
+        "managed": [] if report else managed(inputs, files, wanted_jobs),
+        "jobs": wanted_jobs,
+        "runner": JOB_RUNNER,
+        "logs_dir": value("logs_dir"),
+        "state_dir": value("state_dir"),
+        "packages": packages(inputs),
+        "manage_packages": boolean(value("manage_packages")),
+        "cron_daily_runner": CRON_DAILY_RUNNER,
+        "logrotate_state": LOGROTATE_STATE,
+    }
