@@ -92,7 +92,8 @@ HOOK
 )
 
 # The real app at the commit tests/upstream/app.env pins, on a stock Debian
-# server (cron and logrotate present) that boots systemd.
+# server (cron and logrotate present) that boots systemd, with git, which a
+# `git clone` deployment has and the app's bin/update.sh runs.
 upstream() {
   local tarball commit uv=$root/.venv/bin/uv
   [ -x "$uv" ] || { echo "no $uv: run 'make venv' first" >&2; return 1; }
@@ -101,7 +102,7 @@ upstream() {
   commit=${commit%.tar.gz}
   change=(--change 'CMD ["/lib/systemd/systemd"]')
   APP_TARBALL=$tarball APP_UV=$uv build "local/server-monitoring:${commit:0:12}" bookworm \
-    "$base_packages,systemd,systemd-sysv,cron,logrotate,ca-certificates,curl" \
+    "$base_packages,systemd,systemd-sysv,cron,logrotate,ca-certificates,curl,git" \
     --customize-hook="$deploy_app_hook"
 }
 

@@ -9,14 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import (
-    PREFIX, SIZE, env_refused_message)
+from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import env_refused_message
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
 
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # What the job runner needs free in the state directory to replace a record
 # and the metrics (each a new file renamed over the old one).
 STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
-LEGEND = "job cells show age of last success/last exit code, - if not on the host"
+LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
+          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh)")
 
 
 def size_bytes(text):
@@ -57,9 +58,11 @@ def status_report(probe, settings):
     host's systemd refuses, a record the probe could not trust, cron
     not running, a state directory the runner cannot write its records in
     (full, read-only, or closed to the app user), the logs directory above
-    max_logs_size. `settings`: cluster_role, jobs ([{id, name,
-    schedule}] of the jobs the host should run), max_intervals,
-    max_logs_size, logs_dir, state_dir."""
+    max_logs_size, the app's last update attempt failed (a warning instead
+    with fail_on_failed_update false). `settings`: cluster_role, jobs ([{id,
+    name, schedule}] of the jobs the host should run), max_intervals,
+    max_logs_size, logs_dir, state_dir, and optionally
+    fail_on_failed_update (default true)."""
     now = probe["now"]
     limit_factor = int(settings["max_intervals"])
     jobs, problems = [], []
@@ -117,10 +120,41 @@ def status_report(probe, settings):
     if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
         problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
                         % (settings["logs_dir"], _human_size(logs["size"]), PREFIX, settings["max_logs_size"]))
+    update, warnings = _update(probe.get("update_history"), now, settings)
+    if update and update["status"] == "failed":
+        (problems if settings.get("fail_on_failed_update", True) else warnings).append(_failed_update(update))
     return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
             "logs_size": logs["size"], "logs_free": logs["free"],
             "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
-            "problems": problems}
+            "update": update, "problems": problems, "warnings": warnings}
+
+
+def _update(history, now, settings):
+    """(the last update attempt as the report gives it, or None; warnings
+    about the history itself, never its content)."""
+    if not history:
+        return None, []
+    path = "%s/update-history.jsonl" % settings["logs_dir"]
+    warnings = []
+    if history.get("error"):
+        warnings.append("%s %s: not read" % (path, history["error"]))
+    elif history.get("bad"):
+        warnings.append("%s: %d line(s) at its end are not what bin/update.sh writes; skipped"
+                        % (path, history["bad"]))
+    last = history.get("last")
+    if not last:
+        return None, warnings
+    commit = last["old_sha"] if last["status"] == "failed" and last["rolled_back"] else last["new_sha"]
+    return {"commit": commit, "age": now - last["time"], "status": last["status"],
+            "failed_step": last["failed_step"], "rolled_back": last["rolled_back"],
+            "old_sha": last["old_sha"], "new_sha": last["new_sha"]}, warnings
+
+
+def _failed_update(update):
+    return ("the last update attempt of the app, %s ago, failed at %s (%s to %s) and %s; bin/update.sh --history shows it"
+            % (_human_age(update["age"]), update["failed_step"] or "an unrecorded step", update["old_sha"],
+               update["new_sha"], "was rolled back to %s" % update["old_sha"] if update["rolled_back"]
+               else "was not rolled back: the host may run a half-updated app"))
 
 
 def _state_dir_blocked(found):
@@ -153,13 +187,15 @@ def status_table(reports):
     ids = []
     for report in reports.values():
         ids.extend(job["id"] for job in report["jobs"] if job["id"] not in ids)
-    header = ["HOST", "ROLE"] + [i.upper() for i in ids] + [
+    header = ["HOST", "ROLE", "COMMIT", "LAST-UPDATE"] + [i.upper() for i in ids] + [
         "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
     rows = [header]
     for host in sorted(reports):
         report = reports[host]
         by_id = {job["id"]: job for job in report["jobs"]}
-        rows.append([host, report["cluster_role"]] + [_job_cell(by_id.get(i)) for i in ids] + [
+        update = report.get("update")
+        rows.append([host, report["cluster_role"], update["commit"] if update else "-", _update_cell(update)]
+                    + [_job_cell(by_id.get(i)) for i in ids] + [
             "-" if report["logs_size"] is None else _human_size(report["logs_size"]),
             "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]),
             "-" if report["logs_free"] is None else _human_size(report["logs_free"]),
@@ -167,4 +203,32 @@ def status_table(reports):
             "FAIL" if report["problems"] else "ok"])
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines + [LEGEND])
+    lines.append(LEGEND)
+    lines.append(_commits_line(reports))
+    for host in sorted(reports):
+        lines.extend("warning: %s: %s" % (host, warning) for warning in reports[host].get("warnings", []))
+    return "\n".join(lines)
+
+
+def _update_cell(update):
+    """One word: the last update attempt's age and outcome."""
+    if not update:
+        return "-"
+    outcome = {"success": "updated", "up_to_date": "current"}.get(update["status"])
+    if outcome is None:
+        outcome = "FAILED:%s%s" % (update["failed_step"] or "?", ":rolled-back" if update["rolled_back"] else "")
+    return "%s/%s" % (_human_age(update["age"]), outcome)
+
+
+def _commits_line(reports):
+    """How many hosts run each app commit, the most common first: drift at a glance."""
+    counts = {}
+    for report in reports.values():
+        update = report.get("update")
+        commit = update["commit"] if update else None
+        counts[commit] = counts.get(commit, 0) + 1
+    known = sorted((commit for commit in counts if commit), key=lambda commit: (-counts[commit], commit))
+    parts = ["%s on %d host%s" % (commit, counts[commit], "" if counts[commit] == 1 else "s") for commit in known]
+    if None in counts:
+        parts.append("no update history on %d host%s" % (counts[None], "" if counts[None] == 1 else "s"))
+    return "app commits: %s%s" % (", ".join(parts), " (drift)" if len(known) > 1 else "")

@@ -35,11 +35,9 @@ IMAGE = os.environ.get("SM_CONSUMER_IMAGE", "local/debian:bookworm")
 
 COLLECTION = "server_maintanence.ops"
 ROLE = COLLECTION + ".server_maintanence"
-MODULE = COLLECTION + ".probe"
-# The filters a user's playbook may call, each documented (plugins/filter/core.py);
-# those only the role calls, registered apart and undocumented (role_internals.py).
+MODULE = COLLECTION + ".maintenance"
+# The filters a user's playbook may call, each documented (plugins/filter/core.py): there are no others.
 FILTERS = ("cron_interval", "cron_splay", "size_bytes", "status_report", "status_table")
-INTERNAL_FILTERS = ("input_errors", "host_errors", "env_lines", "cron_entries", "plan")
 HOST = "app1"  # the host of tests/consumer/inventory.yml
 TARBALL = "server_maintanence-ops.tar.gz"  # the name collections/requirements.yml installs
 
@@ -51,16 +49,22 @@ MUST_SHIP = (
     "roles/server_maintanence/tasks/main.yml",
     "roles/server_maintanence/meta/argument_specs.yml",
     "roles/server_maintanence/defaults/main.yml",
+    "plugins/modules/maintenance.py",
+    "plugins/action/maintenance.py",
     "plugins/modules/probe.py",
     "plugins/filter/core.py",
-    "plugins/filter/role_internals.py",
     "roles/server_maintanence/files/server-maintanence-job",
     "roles/server_maintanence/tasks/status.yml",
     "playbooks/site.yml",
     "playbooks/status.yml",
     "playbooks/group_vars/all.yml",
+    "README.md",
+    "docs/README.md",  # the manual the front page links to
 ) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS) + tuple(
-    "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "env", "plan", "status", "validation"))
+    "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "description", "status", "validation")) + tuple(
+    "plugins/module_utils/{0}.py".format(name) for name in (
+        "_env_file", "_file_safety", "_host_reading", "_paths", "_plan", "app_crontab", "job_records",
+        "systemd_env"))
 MUST_NOT_SHIP = (
     "molecule",
     "tests/infra",
@@ -338,7 +342,8 @@ def test_status_playbook_by_fqcn_reports_the_fresh_host(project, env, idempotenc
     out = run([BIN / "ansible-playbook", COLLECTION + ".status"], project, env).stdout
     row = next(line.strip(' ",').split() for line in out.splitlines() if line.strip(' "').startswith(HOST + " "))
     assert row[:2] == [HOST, "standalone"] and row[-2:] == ["running", "ok"], out[-3000:]
-    assert row[2] == "never/-", out[-3000:]  # the health check, not run yet
+    assert row[2:4] == ["-", "-"], out[-3000:]  # no update history: neither commit nor attempt
+    assert row[4] == "never/-", out[-3000:]  # the health check, not run yet
     assert recap(out)["failed"] == 0
     # The schedule the host runs is the project's, which cannot have fired.
     crontab = run(["docker", "exec", container, "crontab", "-l", "-u", "www-data"], REPO).stdout
@@ -354,23 +359,22 @@ def test_doc_role_entry_point(project, env):
 
 def test_doc_module(project, env):
     out = run([BIN / "ansible-doc", MODULE], project, env).stdout
-    probe = installed_from(project) / "plugins" / "modules" / "probe.py"
-    assert doc_header(out) == "> MODULE {0} ({1})".format(MODULE, probe), out
+    module = installed_from(project) / "plugins" / "modules" / "maintenance.py"
+    assert doc_header(out) == "> MODULE {0} ({1})".format(MODULE, module), out
 
 
 def test_doc_filters_listed(project, env):
     out = run([BIN / "ansible-doc", "-t", "filter", "-l", COLLECTION], project, env).stdout
     listed = dict(re.findall(r"^server_maintanence\.ops\.(\w+)\s+(.*?)\s*$", out, re.M))
-    assert set(listed) == set(FILTERS + INTERNAL_FILTERS), out
-    assert {name for name, summary in listed.items() if summary == "UNDOCUMENTED"} == set(INTERNAL_FILTERS), out
+    assert set(listed) == set(FILTERS), out
+    assert "UNDOCUMENTED" not in listed.values(), out
 
 
 def test_doc_filters_from_the_project(project, env):
     out = run([BIN / "ansible-doc", "-t", "filter", "-F", COLLECTION], project, env).stdout
     files = dict(re.findall(r"^server_maintanence\.ops\.(\w+)\s+(\S+)$", out, re.M))
     plugins = installed_from(project) / "plugins" / "filter"
-    assert files == dict({name: str(plugins / "core.py") for name in FILTERS},
-                         **{name: str(plugins / "role_internals.py") for name in INTERNAL_FILTERS}), out
+    assert files == {name: str(plugins / "core.py") for name in FILTERS}, out
     for name in FILTERS:
         doc = run([BIN / "ansible-doc", "-t", "filter", "{0}.{1}".format(COLLECTION, name)], project, env).stdout
         expected = installed_from(project) / "plugins" / "filter" / (name + ".yml")

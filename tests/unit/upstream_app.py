@@ -311,3 +311,30 @@ class UpstreamApp:
         assert parts and getattr(path, "id", None) == fn.args.args[0].arg, \
             f"{rel}: load_dotenv() no longer reads <base_dir>/<file>: {ast.unparse(calls[0])}"
         return "/".join(parts)
+
+    def update_history(self) -> types.SimpleNamespace:
+        """What bin/lib/update.sh's _up_record_history writes: the file (its
+        directory variable and name), the JSON keys of its printf, the statuses
+        it is called with, the steps _up_failed_step takes, and how long the
+        short shas are."""
+        rel = "bin/lib/update.sh"
+        text = self.text(rel)
+        where = re.search(r'^_up_history_file="\$\{(\w+):-\$PROJECT_DIR/logs\}/([\w.-]+)"$', text, re.M)
+        assert where, f"{rel}: _up_history_file is no longer ${{<VAR>:-$PROJECT_DIR/logs}}/<name>"
+        body = re.search(r"^_up_record_history\(\)\s*\{\n(.*?)^\}", text, re.M | re.S)
+        assert body, f"{rel} no longer defines _up_record_history()"
+        fmt = re.search(r"printf '(\{.*\})\\n'", body.group(1))
+        assert fmt, f"{rel}: _up_record_history() no longer prints one JSON object per line"
+        keys = re.findall(r'"(\w+)":', fmt.group(1))
+        short = re.search(r'^_up_short_sha\(\)\s*\{\n\s*printf \'%s\' "\$\{1:0:(\d+)\}"', text, re.M)
+        assert short, f"{rel}: _up_short_sha() no longer cuts the sha to a fixed length"
+        statuses = set(re.findall(r'_up_record_history "(\w+)"', text))
+        steps = set(re.findall(r'_up_failed_step="(\w+)"', text))
+        assert statuses and steps, f"{rel}: no _up_record_history calls or no failed steps found"
+        # bin/lib/paths.sh sets the directory variable from LOGS_DIR (the role's env key) when unset.
+        paths = self.text("bin/lib/paths.sh")
+        default = re.search(r'^\s*%s="\$\{(\w+):-\$PROJECT_DIR/logs\}"' % where.group(1), paths, re.M)
+        assert default, "bin/lib/paths.sh no longer defaults %s to ${<VAR>:-$PROJECT_DIR/logs}" % where.group(1)
+        return types.SimpleNamespace(directory_variable=where.group(1), directory_default=default.group(1),
+                                     name=where.group(2), keys=keys, statuses=statuses, steps=steps,
+                                     short_sha=int(short.group(1)))

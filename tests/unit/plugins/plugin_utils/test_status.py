@@ -142,7 +142,9 @@ def test_a_healthy_host_has_no_problem_and_its_numbers_are_reported():
         "logs_size": 16384,
         "logs_free": 20 * 1024 ** 3,
         "rotation_age": 3.0 * HOUR,
+        "update": None,
         "problems": [],
+        "warnings": [],
     }
 
 
@@ -368,20 +370,22 @@ REPORTS = {  # not in host order: the table sorts them
 
 # Worked out by hand: each column as wide as its widest cell, two spaces apart.
 TABLE = [
-    "HOST  ROLE   HEALTH  PUSH     UPDATE   LOGS   ROTATED  FREE   CRON     STATUS",
-    "hub1  hub    59s/0   -        never/-  500    never    -      running  ok",
-    "web1  agent  5m/0    never/1  -        1.5M   3d       9.5G   STOPPED  FAIL",
-    "web2  agent  5m/0    2h/1     -        16.0k  1h       20.0G  running  FAIL",
+    "HOST  ROLE   COMMIT  LAST-UPDATE  HEALTH  PUSH     UPDATE   LOGS   ROTATED  FREE   CRON     STATUS",
+    "hub1  hub    -       -            59s/0   -        never/-  500    never    -      running  ok",
+    "web1  agent  -       -            5m/0    never/1  -        1.5M   3d       9.5G   STOPPED  FAIL",
+    "web2  agent  -       -            5m/0    2h/1     -        16.0k  1h       20.0G  running  FAIL",
 ]
+LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
+          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh)")
 
 
 def test_the_table_has_a_header_and_a_row_per_host_sorted_by_host():
     lines = status.status_table(REPORTS).split("\n")
 
-    assert lines[:-1] == TABLE
-    assert lines[-1] == "job cells show age of last success/last exit code, - if not on the host"
+    assert lines[:-2] == TABLE
+    assert lines[-2:] == [LEGEND, "app commits: no update history on 3 hosts"]
     # no cell holds a space: nothing a result format folds at single spaces can break a row
-    assert {len(line.split()) for line in lines[:-1]} == {len(TABLE[0].split())}
+    assert {len(line.split()) for line in lines[:-2]} == {len(TABLE[0].split())}
 
 
 def cell_starts(line):
@@ -390,10 +394,10 @@ def cell_starts(line):
 
 
 def test_the_columns_start_at_the_same_offset_on_every_row():
-    lines = status.status_table(REPORTS).split("\n")[:-1]
+    lines = status.status_table(REPORTS).split("\n")[:-2]
 
     header = cell_starts(lines[0])
-    assert len(header) == 10
+    assert len(header) == 12
     for line in lines[1:]:
         assert cell_starts(line) == header, line
 
@@ -407,7 +411,7 @@ def test_a_job_a_host_does_not_run_shows_a_dash():
 
 
 def test_the_verdict_and_cron_columns():
-    rows = {line.split()[0]: line for line in status.status_table(REPORTS).split("\n")[1:-1]}
+    rows = {line.split()[0]: line for line in status.status_table(REPORTS).split("\n")[1:-2]}
 
     assert rows["hub1"].endswith("running  ok")
     assert rows["web1"].endswith("STOPPED  FAIL")
@@ -422,7 +426,8 @@ def test_the_table_of_reports_made_by_status_report():
 
     lines = status.status_table({"b-host": stale, "a-host": healthy}).split("\n")
 
-    assert lines[0].split() == ["HOST", "ROLE", "HEALTH", "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
+    assert lines[0].split() == ["HOST", "ROLE", "COMMIT", "LAST-UPDATE", "HEALTH", "LOGS", "ROTATED", "FREE", "CRON",
+                                "STATUS"]
     assert lines[1].startswith("a-host") and lines[1].endswith("ok") and "1m/0" in lines[1]
     assert lines[2].startswith("b-host") and lines[2].endswith("FAIL") and "10h/0" in lines[2]
-    assert len(lines) == 4
+    assert lines[3:] == [LEGEND, "app commits: no update history on 2 hosts"]
