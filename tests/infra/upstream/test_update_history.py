@@ -1,7 +1,9 @@
 """The fleet's view of the app's own update history, from what the app itself
 wrote: the agent's app is put under git with a local remote, as a `git
-clone` deployment is, and its own bin/update.sh --rollback --auto-env runs
-through the role's job runner, as the auto-update entry runs it. The
+clone` deployment is, with the project `.env` the app's installer writes for
+a bare-metal production host, and its own bin/update.sh --rollback
+--auto-env runs through the role's job runner, as the auto-update entry runs
+it. The
 remote gets one new commit (the update succeeds), then a commit whose
 migration fails (the update fails at migrate and rolls back).
 playbooks/status.yml then names the commit the host runs, the failed step
@@ -13,16 +15,18 @@ import re
 
 import pytest
 
-from conftest import (APP_DIR, APP_USER, LOGS, RUNNER, cron_frozen, molecule_host, output, run_as_app, run_status,
+from conftest import (APP_DIR, LOGS, RUNNER, cron_frozen, molecule_host, output, run_as_app, run_status,
                       status_table)
 
 AGENT = "sm-up-agent"
 REMOTE = "/var/www/sm-update-remote.git"
 WORK = "/var/www/sm-update-work"
 GIT = "git -c user.name=server-maintanence-test -c user.email=test@localhost"
-SUDOERS = "/etc/sudoers.d/sm-update-test"
-# What the app's update restarts (bin/lib/update.sh, _up_restart, systemd mode) with sudo.
-RESTART = "/usr/bin/systemctl restart server-monitoring server-monitoring-inbox"
+# The app's update picks its mode from the project's .env (bin/lib/health_check.sh,
+# detect_mode); without one it takes a dev host and syncs the dev extras from
+# PyPI. Its installer writes these two for a bare-metal production host.
+PROJECT_ENV = "%s/.env" % APP_DIR
+PRODUCTION_BARE_METAL = "DJANGO_ENV=prod\\nDEPLOY_METHOD=bare\\n"
 
 
 def as_app(host, command):
@@ -35,19 +39,18 @@ def as_app(host, command):
 def agent():
     host = molecule_host(AGENT)
     assert host.run("command -v git").rc == 0, "the upstream image has no git: rebuild it (scripts/build-images.sh)"
-    host.check_output("rm -rf %s %s %s/.git %s/update-history.jsonl", REMOTE, WORK, APP_DIR, LOGS)
+    host.check_output("rm -rf %s %s %s/.git %s %s/update-history.jsonl", REMOTE, WORK, APP_DIR, PROJECT_ENV, LOGS)
     # The deployed tree as its first commit, on main, with a remote: a `git clone` deployment.
     as_app(host, "cd %s && %s init -q -b main && %s add -A && %s commit -q -m deployed" % (APP_DIR, GIT, GIT, GIT))
     as_app(host, "%s clone -q --bare %s %s" % (GIT, APP_DIR, REMOTE))
     as_app(host, "cd %s && %s remote add origin %s && %s fetch -q origin && %s branch -q -u origin/main"
            % (APP_DIR, GIT, REMOTE, GIT, GIT))
     as_app(host, "%s clone -q %s %s" % (GIT, REMOTE, WORK))
-    # The app's update restarts its units with sudo, as its docs have the app user do.
-    host.check_output("echo '%s ALL=(root) NOPASSWD: %s' > %s && chmod 0440 %s", APP_USER, RESTART, SUDOERS, SUDOERS)
+    as_app(host, "printf '%s' > %s" % (PRODUCTION_BARE_METAL, PROJECT_ENV))
     try:
         yield host
     finally:
-        host.run("rm -rf %s %s %s %s/.git", SUDOERS, REMOTE, WORK, APP_DIR)
+        host.run("rm -rf %s %s %s/.git %s", REMOTE, WORK, APP_DIR, PROJECT_ENV)
 
 
 def push(host, change, message):
