@@ -29,8 +29,7 @@ demo: host venv ## provision a local Debian container with the role and show the
 test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario
 	scripts/run-stages.sh host venv images \
 	  -- lint unit ansible-test consumer compat molecule-systemd molecule-distros molecule-cluster molecule-ssh \
-	     molecule-upstream \
-	  -- molecule-default faults
+	  -- molecule-default faults molecule-upstream
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
 	scripts/bootstrap.sh
