@@ -50,7 +50,8 @@ def agent():
     try:
         yield host
     finally:
-        host.run("rm -rf %s %s %s/.git %s", REMOTE, WORK, APP_DIR, PROJECT_ENV)
+        # The failed attempt would fail every later status run of this host.
+        host.run("rm -rf %s %s %s/.git %s %s/update-history.jsonl", REMOTE, WORK, APP_DIR, PROJECT_ENV, LOGS)
 
 
 def push(host, change, message):
