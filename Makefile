@@ -15,7 +15,7 @@ UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.en
 export UPSTREAM_COMMIT
 export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
-.PHONY: help demo test host venv images lint unit ansible-test consumer galaxy-importer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+.PHONY: help demo test host venv images lint changelog unit ansible-test consumer galaxy-importer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,9 +52,15 @@ $(COLLECTION_LINK):
 images: venv ## build every test image (skips existing tags)
 	scripts/build-images.sh
 
-lint: venv ## yamllint, then ansible-lint with the production profile
+# antsibull-* read the collection through ansible.cfg's collections_path.
+lint: venv ## yamllint, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs on the plugin docs
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+changelog: venv ## CHANGELOG.md from changelogs/changelog.yaml (antsibull-changelog generate)
+	$(BIN)/antsibull-changelog generate
 
 unit: venv ## controller-side unit tests (filters, docs, workflow, the app contract)
 	scripts/fetch-upstream.sh >/dev/null
