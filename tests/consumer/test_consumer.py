@@ -56,6 +56,8 @@ MUST_SHIP = (
     "playbooks/group_vars/all.yml",
     "README.md",
     "docs/README.md",  # the manual the front page links to
+    "meta/execution-environment.yml",
+    "changelogs/changelog.yaml",  # Galaxy shows it; the fragments of unreleased changes ship too
 ) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS) + tuple(
     "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "description", "status", "validation")) + tuple(
     "plugins/module_utils/{0}.py".format(name) for name in (
@@ -66,6 +68,7 @@ MUST_NOT_SHIP = (
     "tests/infra",
     "tests/upstream",
     "tests/consumer",
+    "tests/release",
     "bench",
     "scripts",
     ".venv",
