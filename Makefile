@@ -15,7 +15,7 @@ UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.en
 export UPSTREAM_COMMIT
 export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
 
-.PHONY: help demo test host venv images lint unit ansible-test consumer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
+.PHONY: help demo test host venv images lint changelog unit ansible-test consumer galaxy-importer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,9 +26,10 @@ demo: host venv ## provision a local Debian container with the role and show the
 
 # Two lanes side by side after the set-up (scripts/run-stages.sh): no two
 # stages of different lanes share a container name or a file.
-test: ## everything CI runs: host set-up, lint, unit tests, the consumer project, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario
+test: ## everything CI runs: host set-up, lint, unit tests, the consumer project and the AWX runner, Galaxy's importer, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario
 	scripts/run-stages.sh host venv images \
-	  -- lint unit ansible-test consumer compat molecule-systemd molecule-distros molecule-cluster molecule-ssh \
+	  -- lint unit ansible-test consumer galaxy-importer compat molecule-systemd molecule-distros molecule-cluster \
+	     molecule-ssh \
 	  -- molecule-default faults molecule-upstream
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
@@ -51,9 +52,15 @@ $(COLLECTION_LINK):
 images: venv ## build every test image (skips existing tags)
 	scripts/build-images.sh
 
-lint: venv ## yamllint, then ansible-lint with the production profile
+# antsibull-* read the collection through ansible.cfg's collections_path.
+lint: venv ## yamllint, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs on the plugin docs
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+changelog: venv ## CHANGELOG.md from changelogs/changelog.yaml (antsibull-changelog generate)
+	$(BIN)/antsibull-changelog generate
 
 unit: venv ## controller-side unit tests (filters, docs, workflow, the app contract)
 	scripts/fetch-upstream.sh >/dev/null
@@ -65,6 +72,17 @@ ansible-test: venv ## ansible-test sanity and units on the collection as it ship
 # Needs docker and local/debian:bookworm (the host and images stages), like molecule.
 consumer: venv ## the collection as users consume it: build, install (tarball and git), apply from tests/consumer
 	$(BIN)/pytest -p no:cacheprovider --junitxml=.cache/results/consumer.xml tests/consumer
+
+# Galaxy's importer in a venv of its own (tests/release/requirements.txt:
+# it caps attrs below what .venv runs on).
+IMPORTER_VENV := .cache/galaxy-importer
+$(IMPORTER_VENV)/.installed: tests/release/requirements.txt
+	python3 -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/release/requirements.txt
+	touch $@
+
+galaxy-importer: venv $(IMPORTER_VENV)/.installed ## Galaxy's and Automation Hub's import of the tarball (ansible-doc, ansible-lint; ansible-test off)
+	scripts/galaxy-import.sh $(IMPORTER_VENV)
 
 # Needs docker and the images, like molecule; each test makes containers of its own.
 faults: venv ## runs killed at each kind of write, full filesystems, two runs at once (tests/infra/faults)

@@ -20,18 +20,14 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import time
-import uuid
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from conftest import BIN, REPO, build_tarball, clean_env, run, schedule_away_from_now, throwaway_container
+
 CONSUMER = pathlib.Path(__file__).resolve().parent
-BIN = pathlib.Path(sys.executable).parent  # the venv's ansible-* commands
-IMAGE = os.environ.get("SM_CONSUMER_IMAGE", "local/debian:bookworm")
 
 COLLECTION = "server_maintanence.ops"
 ROLE = COLLECTION + ".server_maintanence"
@@ -60,6 +56,8 @@ MUST_SHIP = (
     "playbooks/group_vars/all.yml",
     "README.md",
     "docs/README.md",  # the manual the front page links to
+    "meta/execution-environment.yml",
+    "changelogs/changelog.yaml",  # Galaxy shows it; the fragments of unreleased changes ship too
 ) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS) + tuple(
     "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "description", "status", "validation")) + tuple(
     "plugins/module_utils/{0}.py".format(name) for name in (
@@ -70,6 +68,7 @@ MUST_NOT_SHIP = (
     "tests/infra",
     "tests/upstream",
     "tests/consumer",
+    "tests/release",
     "bench",
     "scripts",
     ".venv",
@@ -80,15 +79,6 @@ MUST_NOT_SHIP = (
 )
 
 RECAP = re.compile(r"^{0}\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)".format(HOST), re.M)
-
-
-def run(argv, cwd, env=None, check=True, timeout=600):
-    proc = subprocess.run(argv, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        pytest.fail("{0} (in {1}) exited {2}:\n{3}".format(" ".join(map(str, argv)), cwd, proc.returncode,
-                                                            proc.stdout[-6000:]))
-    return proc
 
 
 def recap(output):
@@ -137,15 +127,6 @@ def new_project(parent):
     return project
 
 
-def clean_env():
-    """The caller's environment without anything Ansible (config, collection or role paths)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANSIBLE_", "MOLECULE_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               PATH=os.pathsep.join([str(BIN), env.get("PATH", os.defpath)]))
-    return env
-
-
 def consumer_env(project, container="unused"):
     """What a user of the project has: its own ansible.cfg, nothing of this checkout."""
     env = clean_env()
@@ -182,10 +163,7 @@ def assert_listed_from(project, env):
 def tarball(tmp_path_factory, timings):
     out_dir = tmp_path_factory.mktemp("build")
     with timed(timings, "build"):
-        run([BIN / "ansible-galaxy", "collection", "build", "--output-path", str(out_dir)], REPO, clean_env())
-    built = list(out_dir.glob("server_maintanence-ops-*.tar.gz"))
-    assert len(built) == 1, built
-    return built[0]
+        return build_tarball(out_dir)
 
 
 @pytest.fixture(scope="module")
@@ -222,15 +200,9 @@ def test_tarball_leaves_out_local_artefacts(members):
 
 # --------------------------------------------------------- install (file) --
 @pytest.fixture(scope="module")
-def container(timings):
-    name = "sm-consumer-" + uuid.uuid4().hex[:10]
-    try:
-        run(["docker", "run", "-d", "--name", name, "--hostname", name, "--network", "host", IMAGE,
-             "sleep", "infinity"], REPO)
+def container():
+    with throwaway_container() as name:
         yield name
-    finally:
-        subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
 
 
 @pytest.fixture(scope="module")
@@ -241,8 +213,7 @@ def quiet_schedule(container):
     status run: the job exited 127 (this host has no uv) and the status
     test, which proves a host just provisioned passes with its jobs not run
     yet, found 0s/127 instead of never/-."""
-    hour, minute = run(["docker", "exec", container, "date", "+%H %M"], REPO).stdout.split()
-    return "{0} {1} * * *".format(int(minute), (int(hour) + 12) % 24)
+    return schedule_away_from_now(container)
 
 
 @pytest.fixture(scope="module")
