@@ -3,9 +3,8 @@ wrote: the agent's app is put under git with a local remote, as a `git
 clone` deployment is, with the project `.env` the app's installer writes for
 a bare-metal production host, and its own bin/update.sh --rollback
 --auto-env runs through the role's job runner, as the auto-update entry runs
-it. The
-remote gets one new commit (the update succeeds), then a commit whose
-migration fails (the update fails at migrate and rolls back).
+it. The remote gets one new commit (the update succeeds), then a commit
+whose migration fails (the update fails at migrate and rolls back).
 playbooks/status.yml then names the commit the host runs, the failed step
 and the rollback.
 """
@@ -27,6 +26,10 @@ GIT = "git -c user.name=server-maintanence-test -c user.email=test@localhost"
 # PyPI. Its installer writes these two for a bare-metal production host.
 PROJECT_ENV = "%s/.env" % APP_DIR
 PRODUCTION_BARE_METAL = "DJANGO_ENV=prod\\nDEPLOY_METHOD=bare\\n"
+# What the test makes on the agent, removed before and after: the history's
+# failed attempt would fail every later status run of this host.
+MADE_HERE = (REMOTE, WORK, APP_DIR + "/.git", PROJECT_ENV, LOGS + "/update-history.jsonl")
+REMOVE_MADE_HERE = "rm -rf" + " %s" * len(MADE_HERE)  # testinfra quotes each path
 
 
 def as_app(host, command):
@@ -39,7 +42,7 @@ def as_app(host, command):
 def agent():
     host = molecule_host(AGENT)
     assert host.run("command -v git").rc == 0, "the upstream image has no git: rebuild it (scripts/build-images.sh)"
-    host.check_output("rm -rf %s %s %s/.git %s %s/update-history.jsonl", REMOTE, WORK, APP_DIR, PROJECT_ENV, LOGS)
+    host.check_output(REMOVE_MADE_HERE, *MADE_HERE)
     # The deployed tree as its first commit, on main, with a remote: a `git clone` deployment.
     as_app(host, "cd %s && %s init -q -b main && %s add -A && %s commit -q -m deployed" % (APP_DIR, GIT, GIT, GIT))
     as_app(host, "%s clone -q --bare %s %s" % (GIT, APP_DIR, REMOTE))
@@ -50,8 +53,7 @@ def agent():
     try:
         yield host
     finally:
-        # The failed attempt would fail every later status run of this host.
-        host.run("rm -rf %s %s %s/.git %s %s/update-history.jsonl", REMOTE, WORK, APP_DIR, PROJECT_ENV, LOGS)
+        host.run(REMOVE_MADE_HERE, *MADE_HERE)
 
 
 def push(host, change, message):
