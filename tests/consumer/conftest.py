@@ -1,5 +1,5 @@
 """What the consumer tests share: commands run without this checkout's
-Ansible settings, the tarball built as a user builds it, and throwaway
+Ansible settings, the tarball built once as a user builds it, and throwaway
 containers of local/debian:bookworm."""
 
 import contextlib
@@ -34,10 +34,12 @@ def clean_env():
     return env
 
 
-def build_tarball(out_dir):
-    """`ansible-galaxy collection build` of this checkout into out_dir: the tarball's path."""
+@pytest.fixture(scope="session")
+def tarball(tmp_path_factory):
+    """`ansible-galaxy collection build` of this checkout, once for every consumer test: the tarball's path."""
+    out_dir = tmp_path_factory.mktemp("build")
     run([BIN / "ansible-galaxy", "collection", "build", "--output-path", str(out_dir)], REPO, clean_env())
-    built = list(pathlib.Path(out_dir).glob("server_maintanence-ops-*.tar.gz"))
+    built = list(out_dir.glob("server_maintanence-ops-*.tar.gz"))
     assert len(built) == 1, built
     return built[0]
 

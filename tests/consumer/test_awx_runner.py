@@ -19,7 +19,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import BIN, REPO, build_tarball, clean_env, run, schedule_away_from_now, throwaway_container
+from conftest import BIN, REPO, clean_env, run, schedule_away_from_now, throwaway_container
 
 HOSTS = ("awx1", "awx2")
 PLAYBOOK = "site.yml"
@@ -38,11 +38,10 @@ def containers():
 
 
 @pytest.fixture(scope="module")
-def private_data_dir(tmp_path_factory, containers):
+def private_data_dir(tmp_path_factory, tarball, containers):
     root = tmp_path_factory.mktemp("awx-job")
     project = root / "project"
     (project / "collections").mkdir(parents=True)
-    tarball = build_tarball(tmp_path_factory.mktemp("awx-build"))
     shutil.copy(str(tarball), str(project / tarball.name))
     (project / "collections" / "requirements.yml").write_text(
         "---\ncollections:\n  - name: {0}\n    type: file\n".format(tarball.name))

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import BIN, REPO, build_tarball, clean_env, run, schedule_away_from_now, throwaway_container
+from conftest import BIN, REPO, clean_env, run, schedule_away_from_now, throwaway_container
 
 CONSUMER = pathlib.Path(__file__).resolve().parent
 
@@ -159,13 +159,7 @@ def assert_listed_from(project, env):
 
 
 # ------------------------------------------------------------------ build --
-@pytest.fixture(scope="module")
-def tarball(tmp_path_factory, timings):
-    out_dir = tmp_path_factory.mktemp("build")
-    with timed(timings, "build"):
-        return build_tarball(out_dir)
-
-
+# The tarball is conftest.py's, built once for this module and the AWX job's.
 @pytest.fixture(scope="module")
 def members(tarball):
     with tarfile.open(str(tarball)) as tar:
