@@ -21,6 +21,8 @@ WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 CI_RUN = REPO / ".ci" / "run"
 PRE_COMMIT = REPO / ".pre-commit-config.yaml"
 REQUIREMENTS = REPO / "requirements.txt"
+# galaxy-importer's own venv (make galaxy-importer): the same ansible-core and ansible-lint.
+IMPORTER_REQUIREMENTS = REPO / "tests" / "release" / "requirements.txt"
 
 # make options that take their argument as the next word.
 MAKE_OPTIONS_WITH_ARGUMENT = {"-C", "-f", "-I", "-j", "-l", "-o", "-W", "--directory", "--file", "--makefile"}
@@ -215,9 +217,9 @@ def test_ci_run_calls_make_test():
 
 # --------------------------------------------------------------- pre-commit --
 
-def requirement_pins() -> dict[str, str]:
+def requirement_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
     pins = {}
-    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)", line)
         if match:
             pins[match.group(1).lower().replace("_", "-")] = match.group(2)
@@ -257,6 +259,16 @@ def test_pre_commit_dependencies_agree_with_requirements():
                 assert version == requirements[name], (
                     f"pre-commit hook {hook['id']} pins {name}=={version}, requirements.txt {requirements[name]}"
                 )
+
+
+def test_importer_venv_pins_ansible_core_and_ansible_lint_like_requirements():
+    requirements = requirement_pins()
+    importer = requirement_pins(IMPORTER_REQUIREMENTS)
+    for tool in ("ansible-core", "ansible-lint"):
+        assert importer.get(tool) == requirements[tool], (
+            f"{IMPORTER_REQUIREMENTS.relative_to(REPO)} pins {tool}=={importer.get(tool)}, "
+            f"requirements.txt {requirements[tool]}"
+        )
 
 
 def test_pre_commit_hooks_run_the_same_commands_as_make_lint():
