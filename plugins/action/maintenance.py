@@ -5,8 +5,9 @@ its templates rendered and the whole host described, in Python, before one
 module call reaches the host.
 
 Every server_maintanence_* variable the task sees is checked against the
-role's meta/argument_specs.yml and the rules it cannot express; a failure
-names its variable, and nothing reaches the host. A package the module
+role's meta/argument_specs.yml, as ansible-core checks a role's spec, and
+the rules it cannot express; a failure names its variable, and nothing
+reaches the host. A package the module
 reports missing is installed with ansible.builtin.apt, and the module called
 again: no other module runs.
 """
@@ -24,7 +25,7 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import (
-    PREFIX, input_errors, spec_options)
+    PREFIX, checked_inputs, spec_options)
 
 MODULE = "server_maintanence.ops.maintenance"
 # The collection's role: its argument spec declares the inputs, its templates and files are rendered here.
@@ -47,12 +48,13 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         # The only argument a play gives: state status, to read for playbooks/status.yml.
         report = self._task.args.get("state") == "status"
+        options = spec_options(ROLE)
         try:
-            inputs = self._inputs(task_vars)
+            inputs = self._inputs(task_vars, options)
         except AnsibleError as error:
             result.update(failed=True, msg=to_text(error))
             return result
-        errors = input_errors(inputs, ROLE)
+        inputs, errors = checked_inputs(inputs, options)
         if errors:
             # Nothing reached the host: every message names its variable.
             result.update(failed=True, msg=errors)
@@ -78,10 +80,10 @@ class ActionModule(ActionBase):
             result.update(msg=summary(inputs, found), _ansible_verbose_always=True)
         return result
 
-    def _inputs(self, task_vars):
+    def _inputs(self, task_vars, options):
         """Every server_maintanence_* variable the task sees, templated: those
         the spec declares, and any other (a typo, which the check names)."""
-        names = set(spec_options(ROLE)) | set(name for name in task_vars if name.startswith(PREFIX))
+        names = set(options) | set(name for name in task_vars if name.startswith(PREFIX))
         inputs = {}
         for name in sorted(names):
             if name not in task_vars:

@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
-"""The rules on the server_maintanence role's inputs that its argument spec
-cannot express (input_errors), checked on the controller before anything
-reaches a host. Every message names the variable it is about. The rules on
-the host itself are module_utils/_plan.py's, checked on the host."""
+"""The server_maintanence role's inputs checked on the controller before
+anything reaches a host (input_errors): first what its argument spec
+declares (types, choices, list elements), the way ansible-core checks a
+role's spec, then the rules the spec cannot express. Every message names the
+variable it is about. The rules on the host itself are module_utils/_plan.py's,
+checked on the host."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
 
@@ -83,18 +86,17 @@ def _matches(pattern, value):
 
 
 def input_errors(variables, role_path):
-    """Every rule on the role's inputs that meta/argument_specs.yml cannot
-    express, checked on the controller. Returns one message per broken rule,
-    each naming its variable; [] when all hold. No message shows a value it
-    does not judge, nor ever the API key's.
+    """Every broken rule on the role's inputs, checked on the controller:
+    one message each, naming its variable; [] when all hold. No message
+    shows a value it does not judge, nor ever the API key's.
 
     `variables`: every variable whose name starts with server_maintanence_,
-    by that name (the probe task, tasks/probe.yml, passes all the host has); `role_path`:
-    the role's directory, whose meta/argument_specs.yml declares its
-    variables. One the spec does not declare is refused as a typo, unless
+    by that name (the maintenance action plugin passes all the task sees);
+    `role_path`: the role's directory, whose meta/argument_specs.yml declares
+    its variables. One the spec does not declare is refused as a typo, unless
     playbooks/site.yml reads it (PLAYBOOK_VARIABLES); one the spec gives a
     default must be among `variables`, so that no input escapes the rules."""
-    return variable_errors(variables, spec_options(role_path))
+    return checked_inputs(variables, spec_options(role_path))[1]
 
 
 def spec_options(role_path):
@@ -104,16 +106,35 @@ def spec_options(role_path):
         return yaml.load(spec, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["argument_specs"]["main"]["options"]
 
 
-def variable_errors(variables, options):
-    """input_errors(), given the spec's options."""
+def checked_inputs(variables, options):
+    """(inputs, errors), given the spec's options: `variables` with each
+    list as the spec reads it (a string "a,b" is two entries), and
+    input_errors(). First what the spec declares (types, choices, list
+    elements), checked by the validator ansible-core runs for a role's spec
+    and worded as it words them: the role's playbooks import it with
+    rolespec_validate: false, which spares each host ansible-core's own
+    validation task. Then, once every value has the type the spec declares,
+    the rules it cannot express."""
     missing = sorted(name for name, spec in options.items() if "default" in (spec or {}) and name not in variables)
     if missing:
-        return ["%s did not reach the input check: the probe task (tasks/probe.yml) must pass every variable "
-                "q('ansible.builtin.varnames', '^%s') finds" % (name, PREFIX) for name in missing]
+        return variables, ["%s did not reach the input check: the maintenance action plugin takes every variable "
+                           "of the role's argument spec from the task's variables, where the role's defaults set "
+                           "it" % name for name in missing]
+    unknown = _unknown_names(variables, options)
+    declared = {name: value for name, value in variables.items() if name in options}
+    checked = ArgumentSpecValidator(options).validate(declared)
+    # A list of dicts given a string also gets a parser's message that names
+    # no variable, beside the one that does.
+    mistyped = [message for message in checked.error_messages if PREFIX in message] or checked.error_messages
+    if mistyped:
+        return variables, unknown + list(mistyped)
+    # Other values stay as they were written: the rules judge the text
+    # ("010" and "4\n" are no whole numbers, though int() takes them).
+    variables = dict(variables, **{name: checked.validated_parameters[name] for name in declared
+                                   if (options[name] or {}).get("type") == "list"})
     inputs = {name[len(PREFIX):]: value for name, value in variables.items()}
-    # The spec checks the type, and leaves the value as it was written ("yes").
     inputs["manage_env_file"] = boolean(inputs["manage_env_file"], strict=False)
-    return _unknown_names(variables, options) + _rule_errors(inputs)
+    return variables, unknown + _rule_errors(inputs)
 
 
 def _unknown_names(variables, options):

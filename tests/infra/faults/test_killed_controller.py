@@ -1,8 +1,8 @@
 """A killed controller: ansible-playbook killed with its whole process group
-(SIGKILL), as a cancelled AWX job or a dropped connection stops it, at the
-start of the role's argument check and at instants of its one task on a host
-never provisioned: before the module leaves the controller, while apt
-installs the packages, while the module applies. The module in flight on the
+(SIGKILL), as a cancelled AWX job or a dropped connection stops it, at
+instants of the role's one task on a host never provisioned: as it starts
+(its inputs checked on the controller), before the module leaves the
+controller, while apt installs the packages, while the module applies. The module in flight on the
 host runs on to its end; one completion run then leaves the host exactly like
 a clean converge, and the next changes nothing.
 
@@ -27,7 +27,7 @@ PREPARE = REPO / "molecule" / "resources" / "prepare.yml"
 INVENTORY = {"ansible_connection": "community.docker.docker", "server_maintanence_auto_update_enabled": True,
              "server_maintanence_metrics_dir": "/var/lib/prometheus/node-exporter"}
 # The task whose start the kill waits for, and how long after it (seconds).
-KILL_AT = [("Validating arguments", 0), ("Put the host in the state", 0), ("Put the host in the state", 1.5),
+KILL_AT = [("Put the host in the state", 0), ("Put the host in the state", 0.5), ("Put the host in the state", 1.5),
            ("Put the host in the state", 4)]
 STATE = ("crontab -l -u www-data 2>&1; %s; stat -c '%%n %%a %%U:%%G' /opt/server-monitoring/logs; "
          "find /etc /usr/local /var/lib /run /opt -name '*.server-maintanence-tmp-*' 2>/dev/null; true") % tree_listing(

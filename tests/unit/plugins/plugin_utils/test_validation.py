@@ -1,6 +1,7 @@
-"""The input rules the argument spec cannot express, without a host.
+"""The role's inputs checked without a host: what the argument spec
+declares, then the rules it cannot express.
 
-input_errors() gets what the probe task (tasks/probe.yml) gives it: every
+input_errors() gets what the maintenance action plugin gives it: every
 server_maintanence_* variable by its name, and the role's path, whose
 meta/argument_specs.yml it reads."""
 
@@ -46,8 +47,8 @@ def test_every_option_of_the_spec_reaches_the_rules_and_is_accepted():
 def test_an_option_that_does_not_reach_the_rules_is_an_error(name):
     variables = {key: value for key, value in DEFAULTS.items() if key != name}
     assert validation.input_errors(variables, ROLE) == [
-        "%s did not reach the input check: the probe task (tasks/probe.yml) must pass every variable "
-        "q('ansible.builtin.varnames', '^server_maintanence_') finds" % name]
+        "%s did not reach the input check: the maintenance action plugin takes every variable of the role's "
+        "argument spec from the task's variables, where the role's defaults set it" % name]
 
 
 def test_the_options_without_a_default_may_be_absent():
@@ -97,7 +98,7 @@ def test_manage_env_file_is_read_as_ansible_reads_a_boolean(written, managed):
     ({"group": "Www Data"}, "server_maintanence_group"),
     ({"inbox_schedule": "* * * *"}, "server_maintanence_inbox_schedule"),
     ({"push_timeout": 0}, "server_maintanence_push_timeout"),
-    ({"logrotate_history_rotate": "2.5"}, "server_maintanence_logrotate_history_rotate"),
+    ({"logrotate_history_rotate": -1}, "server_maintanence_logrotate_history_rotate"),
     ({"logrotate_minsize": "5 M"}, "server_maintanence_logrotate_minsize"),
     ({"logrotate_history_maxsize": ""}, "server_maintanence_logrotate_history_maxsize"),
     ({"logrotate_create_mode": "0644"}, "server_maintanence_logrotate_create_mode"),
@@ -114,6 +115,69 @@ def test_manage_env_file_is_read_as_ansible_reads_a_boolean(written, managed):
 def test_each_broken_rule_names_its_variable(changes, variable):
     found = errors(**changes)
     assert len(found) == 1 and found[0].startswith(variable + " "), found
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"logrotate_rotate": "four"}, "argument 'server_maintanence_logrotate_rotate' is of type str and we were "
+                                   "unable to convert to int"),
+    ({"logrotate_history_rotate": "2.5"}, "argument 'server_maintanence_logrotate_history_rotate' is of type str"),
+    ({"logrotate_compress": "maybe"}, "argument 'server_maintanence_logrotate_compress' is of type str and we were "
+                                      "unable to convert to bool"),
+    ({"state": "removed"}, "value of server_maintanence_state must be one of: present, absent, got: removed"),
+    ({"logrotate_frequency": "fortnightly"}, "value of server_maintanence_logrotate_frequency must be one of"),
+    ({"logrotate_reopen_units": "server-monitoring.service"},
+     "Elements value for option 'server_maintanence_logrotate_reopen_units' is of type str"),
+    ({"logrotate_reopen_units": [{"name": "server-monitoring.service", "action": "kill"}]},
+     "value of action must be one of: hup, restart, got: kill found in server_maintanence_logrotate_reopen_units"),
+    ({"logrotate_reopen_units": [{"action": "hup"}]},
+     "missing required arguments: name found in server_maintanence_logrotate_reopen_units"),
+])
+def test_what_the_spec_declares_is_checked_as_ansible_core_checks_a_role_spec(changes, fragment):
+    """The role runs with rolespec_validate: false: these would reach the
+    host unchecked if input_errors() did not check the spec itself."""
+    found = errors(**changes)
+    assert len(found) == 1 and fragment in found[0], found
+
+
+def test_the_spec_check_gives_the_messages_of_ansible_cores_own_role_validation(monkeypatch):
+    """ansible-core's validate_argument_spec action, the task it puts before
+    a role whose spec it validates, run on the same variables: the role's
+    check refuses what it refuses, with its words."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.action import ActionBase
+    from ansible.plugins.action.validate_argument_spec import ActionModule
+    from ansible.template import Templar
+
+    class Task:
+        args = {"argument_spec": OPTIONS, "provided_arguments": {}}
+
+    variables = dict(DEFAULTS, server_maintanence_state="removed", server_maintanence_logrotate_rotate="four",
+                     server_maintanence_logrotate_reopen_units=[{"action": "hup"}])
+    monkeypatch.setattr(ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    core = object.__new__(ActionModule)
+    core._task = Task()
+    core._templar = Templar(loader=DataLoader(), variables=variables)
+    refused = core.run(task_vars=variables)
+    assert refused["failed"] is True and len(refused["argument_errors"]) == 3, refused
+    assert validation.input_errors(variables, ROLE) == refused["argument_errors"]
+
+
+def test_a_mistyped_value_waits_for_its_type_before_the_rules_judge_it_and_typos_are_still_named():
+    found = errors(logrotate_rotate="four", push_timeout=0, lgos_dir="/x")
+    assert [error.split()[0] for error in found] == [
+        "server_maintanence_lgos_dir", "argument"], found
+
+
+def test_a_list_written_as_one_string_is_read_as_the_spec_reads_a_list():
+    """ansible-core's list type splits "a,b" at the commas: the rules judge
+    each entry, not each character."""
+    assert errors(env_file_units="server-monitoring.service") == []
+    assert errors(env_file_units="server-monitoring.service,gunicorn") == [
+        "server_maintanence_env_file_units entry 'gunicorn' is not a systemd service name such as "
+        "server-monitoring.service"]
+    inputs, found = validation.checked_inputs(dict(DEFAULTS, server_maintanence_env_file_units="a.service,b.service"),
+                                              OPTIONS)
+    assert found == [] and inputs["server_maintanence_env_file_units"] == ["a.service", "b.service"]
 
 
 def test_a_bad_api_key_is_refused_without_printing_it():
