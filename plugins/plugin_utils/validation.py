@@ -37,7 +37,7 @@ _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
 PREFIX = "server_maintanence_"
 # Variables of playbooks/site.yml (its batch size and failure threshold), not
-# of the role, documented beside the role's in the README: not typos.
+# of the role, documented in docs/cluster.md: not typos.
 PLAYBOOK_VARIABLES = ("server_maintanence_serial", "server_maintanence_max_fail_percentage")
 
 _PLAIN_NUMBER = re.compile(r"0|[1-9][0-9]{0,8}")
