@@ -7,9 +7,8 @@ module call reaches the host.
 Every server_maintanence_* variable the task sees is checked against the
 role's meta/argument_specs.yml, as ansible-core checks a role's spec, and
 the rules it cannot express; a failure names its variable, and nothing
-reaches the host. A package the module
-reports missing is installed with ansible.builtin.apt, and the module called
-again: no other module runs.
+reaches the host. A package the module reports missing is installed with
+ansible.builtin.apt, and the module called again: no other module runs.
 """
 
 from __future__ import absolute_import, division, print_function

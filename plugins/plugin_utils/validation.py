@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
@@ -133,7 +132,7 @@ def checked_inputs(variables, options):
     variables = dict(variables, **{name: checked.validated_parameters[name] for name in declared
                                    if (options[name] or {}).get("type") == "list"})
     inputs = {name[len(PREFIX):]: value for name, value in variables.items()}
-    inputs["manage_env_file"] = boolean(inputs["manage_env_file"], strict=False)
+    inputs["manage_env_file"] = checked.validated_parameters[PREFIX + "manage_env_file"]
     return variables, unknown + _rule_errors(inputs)
 
 

@@ -2,9 +2,9 @@
 (SIGKILL), as a cancelled AWX job or a dropped connection stops it, at
 instants of the role's one task on a host never provisioned: as it starts
 (its inputs checked on the controller), before the module leaves the
-controller, while apt installs the packages, while the module applies. The module in flight on the
-host runs on to its end; one completion run then leaves the host exactly like
-a clean converge, and the next changes nothing.
+controller, while apt installs the packages, while the module applies. The
+module in flight on the host runs on to its end; one completion run then
+leaves the host exactly like a clean converge, and the next changes nothing.
 
 Each kill gets a fresh container of an image made once from a prepared one
 (the stand-in app in place), so that a clean converge is the reference.
