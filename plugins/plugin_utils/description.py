@@ -49,6 +49,18 @@ UV_CANDIDATES = ["~/.local/bin/uv", "~/.cargo/bin/uv", "/opt/homebrew/bin/uv", "
 # wherever it appears in a result, so a "1" among them would garble it.
 ENV_PLAIN_KEYS = ["SSRF_ALLOWED_HOSTS", "API_KEY_AUTH_ENABLED", "INSTANCE_ID", "LOGS_DIR"]
 
+# The job runner stops a job TIMEOUT seconds after it starts and kills it
+# KILL_GRACE seconds later (`timeout -k 30`).
+KILL_GRACE_SECONDS = 30
+# The app reclaims a pipeline run left PROCESSING this many minutes
+# (apps/orchestration/inbox.py DEFAULT_STALE_MINUTES, process_inbox's
+# --stale-minutes default) as a crashed drain's: a cron drain must be dead
+# by then, or a run it still executes is handed to another drain.
+APP_STALE_MINUTES = 15
+# The app's unit that drains the inbox (deploy/systemd); the cron drain is
+# for hosts without it.
+INBOX_UNIT = "server-monitoring-inbox.service"
+
 # The app's cron jobs. Names carry "server-maintanence": the app's `manage.py
 # check` looks for it in `crontab -l`. id: the job runner's name for the job
 # (its lock, state file and metrics label). A job runs `command`, or

@@ -21,6 +21,8 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import (
+    APP_STALE_MINUTES, KILL_GRACE_SECONDS)
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -180,6 +182,13 @@ def _rule_errors(inputs):
         number = _whole_number(inputs[name])
         if number is None or number < least:
             fail(name, "must be a whole number >= %d; got %r" % (least, inputs[name]))
+    inbox_timeout = _whole_number(inputs["inbox_timeout"])
+    if inbox_timeout is not None and inbox_timeout + KILL_GRACE_SECONDS >= APP_STALE_MINUTES * 60:
+        fail("inbox_timeout", "must be below %d: a drain run and the job runner's %d s kill grace must end within "
+                              "the %d minutes after which the app reclaims a run left PROCESSING as a crashed "
+                              "drain's (process_inbox --stale-minutes), or another drain takes over a run still "
+                              "executing; got %r" % (APP_STALE_MINUTES * 60 - KILL_GRACE_SECONDS,
+                                                     KILL_GRACE_SECONDS, APP_STALE_MINUTES, inputs["inbox_timeout"]))
     for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
                            ("logrotate_history_maxsize", False), ("status_max_logs_size", False)):
         value = inputs[name]

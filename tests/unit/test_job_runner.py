@@ -17,6 +17,7 @@ import sys
 import time
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -27,6 +28,8 @@ LOADER = REPO / "plugins" / "module_utils" / "systemd_env.py"
 RECORDS = REPO / "plugins" / "module_utils" / "job_records.py"
 sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins" / "module_utils"))
 import env_table  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description  # noqa: E402
+DEFAULTS = yaml.safe_load((REPO / "roles" / "server_maintanence" / "defaults" / "main.yml").read_text())
 SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"
 
 EX_USAGE = 64
@@ -254,6 +257,46 @@ def test_run_is_skipped_while_the_lock_is_held(sandbox):
 
     sandbox.ok("busy", "30", "touch", marker)
     assert marker.exists()
+
+
+def test_an_inbox_drain_still_running_is_never_killed_by_the_next_one(sandbox):
+    """The cron drain, as the role runs it (its job id, log and default
+    timeout): a drain still running when the next one is due keeps running;
+    the next one exits 75 as skipped without touching it, and the first one
+    finishes and records its success."""
+    inbox = next(job for job in description.JOBS if job["id"] == "inbox")
+    timeout = str(DEFAULTS["server_maintanence_inbox_timeout"])
+    started, release = sandbox.root / "started", sandbox.root / "release"
+    # A long pipeline run: it ends only once the test lets it.
+    drain = ["sh", "-c", 'touch "$1"; while ! [ -e "$2" ]; do sleep 0.05; done; echo "Processed 1 run(s)."',
+             "sh", started, release]
+    environ = {"PATH": "/usr/bin:/bin", "SERVER_MAINTANENCE_JOB_CONFIG": str(sandbox.config)}
+    first = subprocess.Popen(["/bin/sh", str(RUNNER), "--log", inbox["log"], inbox["id"], timeout, *map(str, drain)],
+                             env=environ, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(started.exists, "the first drain runs")
+        second = sandbox.run("--log", inbox["log"], inbox["id"], timeout, "touch", sandbox.root / "second")
+
+        assert second.returncode == EX_TEMPFAIL
+        assert not (sandbox.root / "second").exists()
+        assert first.poll() is None, "the second drain stopped the first"
+        state = sandbox.state(inbox["id"])
+        assert (state["outcome"], state["exit_code"], state["skipped"], state["last_success"]) == (
+            "skipped", "75", "1", "")
+
+        release.touch()
+        assert first.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    state = sandbox.state(inbox["id"])
+    assert (state["outcome"], state["exit_code"], state["skipped"], state["timed_out"]) == (
+        "success", "0", "0", "0")
+    assert state["last_success"] == state["end"]
+    log = sandbox.log(inbox["log"]).splitlines()
+    assert [line for line in log if "skipped, the previous run still holds" in line] != []
+    assert log[-1] == "Processed 1 run(s)."
 
 
 def test_timeout_stops_the_job(sandbox):

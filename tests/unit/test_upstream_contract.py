@@ -150,6 +150,25 @@ def test_the_defaults_match_the_apps_systemd_units(app):
         assert unit["EnvironmentFile"].lstrip("-") == DEFAULTS["server_maintanence_env_file"]
 
 
+def test_the_inbox_drain_ends_within_the_window_after_which_the_app_reclaims_its_runs(app):
+    """A cron drain killed after its timeout and the job runner's kill grace
+    is dead before the app takes a run it left PROCESSING for a crashed
+    drain's; the role's window is the app's, and its default timeout fits."""
+    assert description.APP_STALE_MINUTES == app.inbox_stale_minutes()
+    timeout = DEFAULTS["server_maintanence_inbox_timeout"]
+    assert timeout + description.KILL_GRACE_SECONDS < app.inbox_stale_minutes() * 60
+    # The job runner kills with the grace the rule counts.
+    runner = (ROLE / "files" / "server-maintanence-job").read_text()
+    assert '"$timeout_path" -k %d "$timeout"' % description.KILL_GRACE_SECONDS in runner
+
+
+def test_the_inbox_unit_the_role_knows_is_the_apps_drain(app):
+    units = app.units()
+    assert description.INBOX_UNIT in units
+    assert "manage.py process_inbox" in units[description.INBOX_UNIT]["ExecStart"]
+    assert [name for name, unit in units.items() if "process_inbox" in unit["ExecStart"]] == [description.INBOX_UNIT]
+
+
 BOTH = {"cluster_role": "both", "hub_url": "https://hub.example.net:8443/", "instance_id": "web-7",
         "hub_api_key": "0123456789abcdef0123456789abcdef01234567", "api_key_auth_enabled": True,
         "hub_ssrf_allowed": True, "ssrf_allowed_hosts": "ollama.lan"}

@@ -275,6 +275,26 @@ class UpstreamApp:
         assert units, "the app has no deploy/systemd/*.service any more"
         return units
 
+    def inbox_stale_minutes(self) -> int:
+        """apps/orchestration/inbox.py's DEFAULT_STALE_MINUTES: after how long the app reclaims a run left
+        PROCESSING, checked to be what process_inbox reclaims with when --stale-minutes is not given."""
+        rel = "apps/orchestration/inbox.py"
+        values = [s.value.value for s in self._parse(rel).body if isinstance(s, (ast.Assign, ast.AnnAssign))
+                  and _targets(s) == ["DEFAULT_STALE_MINUTES"] and isinstance(s.value, ast.Constant)]
+        assert len(values) == 1 and type(values[0]) is int, \
+            f"{rel} no longer sets DEFAULT_STALE_MINUTES once to a whole number: {values}"
+        command = "apps/orchestration/management/commands/process_inbox.py"
+        tree = self._parse(command)
+        imported = [alias.asname or alias.name for n in tree.body if isinstance(n, ast.ImportFrom)
+                    and n.module == "apps.orchestration" for alias in n.names if alias.name == "inbox"]
+        calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and getattr(c.func, "attr", None)
+                 == "add_argument" and any(getattr(a, "value", None) == "--stale-minutes" for a in c.args)]
+        assert len(calls) == 1, f"{command}: expected one add_argument('--stale-minutes'), found {len(calls)}"
+        default = [ast.unparse(k.value) for k in calls[0].keywords if k.arg == "default"]
+        assert imported and default == [imported[0] + ".DEFAULT_STALE_MINUTES"], \
+            f"{command}: --stale-minutes no longer defaults to {rel}'s DEFAULT_STALE_MINUTES: {default}"
+        return values[0]
+
     def uv_candidates(self) -> list[str]:
         rel = "bin/lib/paths.sh"
         body = re.search(r"^resolve_uv\(\)\s*\{\n(.*?)^\}", self.text(rel), re.M | re.S)

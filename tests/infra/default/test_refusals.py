@@ -53,6 +53,9 @@ CASES = {
                                "server_maintanence_health_check_timeout"),
     "timeout with a leading zero": ({"server_maintanence_push_timeout": "010"}, "server_maintanence_push_timeout"),
     "hub url without a host": (dict(AGENT, server_maintanence_hub_url="https://:8000"), "server_maintanence_hub_url"),
+    "inbox timeout outliving the app's reclaim window": (
+        {"server_maintanence_inbox_cron_enabled": True, "server_maintanence_inbox_timeout": 870},
+        "server_maintanence_inbox_timeout"),
     "zero status intervals": ({"server_maintanence_status_max_intervals": 0},
                               "server_maintanence_status_max_intervals"),
     "status size that is not a size": ({"server_maintanence_status_max_logs_size": "big"},

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import validation
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description, validation
 
 COLLECTION = pathlib.Path(__file__).resolve().parents[4]
 ROLE = str(COLLECTION / "roles" / "server_maintanence")
@@ -216,3 +216,24 @@ def test_a_managed_directory_is_no_system_directory_and_stays_apart_from_the_oth
 
 def test_the_logs_may_sit_inside_the_project():
     assert errors(project_dir="/srv/app", logs_dir="/srv/app/logs") == []
+
+
+def test_the_inbox_timeout_must_end_a_drain_within_the_apps_reclaim_window():
+    """A drain killed after the timeout and the runner's kill grace is dead
+    before the app reclaims a run it left PROCESSING; one second more is
+    refused, naming the variable, the window and the kill grace."""
+    window = description.APP_STALE_MINUTES * 60
+    longest = window - description.KILL_GRACE_SECONDS - 1
+    assert errors(inbox_timeout=longest) == []
+    assert errors(inbox_timeout=str(longest)) == []
+    assert int(DEFAULTS["server_maintanence_inbox_timeout"]) <= longest
+    for refused in (longest + 1, str(window), 3600):
+        found = errors(inbox_timeout=refused)
+        assert len(found) == 1, found
+        assert found[0].startswith("server_maintanence_inbox_timeout must be below %d: " % (longest + 1)), found
+        assert "%d s kill grace" % description.KILL_GRACE_SECONDS in found[0]
+        assert "%d minutes" % description.APP_STALE_MINUTES in found[0]
+        assert found[0].endswith("got %r" % (refused,))
+    # A timeout that is no whole number gets the one message about that.
+    found = errors(inbox_timeout="010")
+    assert len(found) == 1 and found[0].startswith("server_maintanence_inbox_timeout must be a whole number"), found
