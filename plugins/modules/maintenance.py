@@ -70,6 +70,12 @@ options:
     type: list
     elements: str
     default: []
+  inbox_unit:
+    description:
+      - The app's unit that drains its inbox. With O(state=status), the reading reports whether it is
+        active, in place of O(env_units).
+    type: str
+    default: ""
   managed:
     description:
       - The role's table, one row per path, with kind, wanted, and the attributes of its kind
@@ -237,6 +243,7 @@ ARGUMENTS = {
     "env_plain": {"type": "dict", "default": {}},
     "env_secret": {"type": "dict", "default": {}, "no_log": True},
     "env_units": {"type": "list", "elements": "str", "default": []},
+    "inbox_unit": {"type": "str", "default": ""},
     "managed": {"type": "list", "elements": "dict", "default": []},
     "jobs": {"type": "list", "elements": "dict", "default": []},
     "runner": {"type": "path", "default": "/usr/local/bin/server-maintanence-job"},
@@ -266,7 +273,7 @@ def reading(params):
         "uv_path": params["uv_path"], "uv_candidates": params["uv_candidates"],
         "env_file": params["env_file"],
         "env_keys": sorted(params["env_plain"]), "env_wanted": params["env_secret"],
-        "units": params["env_units"],
+        "units": ([params["inbox_unit"]] if params["inbox_unit"] else []) if report else params["env_units"],
         "paths": [] if report else sorted(set(path for path in paths if path)),
         "checksums": [row["path"] for row in rows if row["kind"] == "file"],
         "report": report, "state_dir": params["state_dir"],

@@ -241,6 +241,7 @@ def describe(inputs, files, hostname, report=False):
         "env_plain": plain,
         "env_secret": secret,
         "env_units": list(value("env_file_units")) if manage_env else [],
+        "inbox_unit": INBOX_UNIT,
         "managed": [] if report else managed(inputs, files, wanted_jobs),
         "jobs": wanted_jobs,
         "runner": JOB_RUNNER,

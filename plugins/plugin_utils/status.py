@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import env_refused_message
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
 
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
@@ -17,7 +18,10 @@ _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # and the metrics (each a new file renamed over the old one).
 STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
 LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
-          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh)")
+          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh); "
+          "DRAIN shows what drains the app's inbox: unit (%s active), cron (the inbox job), NONE" % INBOX_UNIT)
+# The job runner's id of the cron inbox drain (description.JOBS).
+INBOX_JOB = "inbox"
 
 
 def size_bytes(text):
@@ -62,10 +66,11 @@ def status_report(probe, settings):
     with fail_on_failed_update false). `settings`: cluster_role, jobs ([{id,
     name, schedule}] of the jobs the host should run), max_intervals,
     max_logs_size, logs_dir, state_dir, and optionally
-    fail_on_failed_update (default true)."""
+    fail_on_failed_update (default true). And what drains the app's
+    inbox, a warning when nothing does (see _drains)."""
     now = probe["now"]
     limit_factor = int(settings["max_intervals"])
-    jobs, problems = [], []
+    jobs, problems, draining = [], [], set()
     for job in settings["jobs"]:
         found = probe["jobs"].get(job["id"]) or {}
         if "error" in found:
@@ -81,6 +86,8 @@ def status_report(probe, settings):
         interval = cron_interval(job["schedule"])
         limit = limit_factor * interval
         age = None if last_success is None else now - last_success
+        if job["id"] == INBOX_JOB and _draining(found, age, now, limit):
+            draining.add("cron")
         jobs.append({"id": job["id"], "age": age, "exit_code": None if exit_code is None else int(exit_code),
                      "outcome": found.get("outcome"), "interval": interval})
         last_run = ("no run recorded" if not found
@@ -123,10 +130,35 @@ def status_report(probe, settings):
     update, warnings = _update(probe.get("update_history"), now, settings)
     if update and update["status"] == "failed":
         (problems if settings.get("fail_on_failed_update", True) else warnings).append(_failed_update(update))
+    if (probe.get("units_active") or {}).get(INBOX_UNIT):
+        draining.add("unit")
+    drain = [kind for kind in ("unit", "cron") if kind in draining]
+    if not drain:
+        warnings.append(_no_drain(any(job["id"] == INBOX_JOB for job in settings["jobs"]), limit_factor))
     return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
             "logs_size": logs["size"], "logs_free": logs["free"],
             "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
-            "update": update, "problems": problems, "warnings": warnings}
+            "update": update, "drain": drain, "problems": problems, "warnings": warnings}
+
+
+def _draining(record, age, now, limit):
+    """Whether the cron drain's record shows a drain within the limit: a
+    success, or a run skipped because the drain before it still held the
+    job's lock (a long pipeline run)."""
+    if age is not None and age <= limit:
+        return True
+    end = _number(record.get("end"))
+    return record.get("outcome") == "skipped" and end is not None and now - end <= limit
+
+
+def _no_drain(cron_on, limit_factor):
+    """The warning of a host where nothing drains the app's inbox. Not a
+    problem: the role neither installs nor starts the app's unit, and a
+    drain run otherwise (another supervisor, a container) is not seen."""
+    return ("no inbox drain runs: %s is not active and the cron drain (%sinbox_cron_enabled) %s; the pipeline "
+            "runs the app records (alerts, pushes from agents) stay PENDING, never processed"
+            % (INBOX_UNIT, PREFIX, "has neither succeeded nor found a drain still running within %d x its "
+                                   "interval" % limit_factor if cron_on else "is off"))
 
 
 def _update(history, now, settings):
@@ -188,7 +220,7 @@ def status_table(reports):
     for report in reports.values():
         ids.extend(job["id"] for job in report["jobs"] if job["id"] not in ids)
     header = ["HOST", "ROLE", "COMMIT", "LAST-UPDATE"] + [i.upper() for i in ids] + [
-        "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
+        "DRAIN", "LOGS", "ROTATED", "FREE", "CRON", "STATUS"]
     rows = [header]
     for host in sorted(reports):
         report = reports[host]
@@ -196,6 +228,7 @@ def status_table(reports):
         update = report.get("update")
         rows.append([host, report["cluster_role"], update["commit"] if update else "-", _update_cell(update)]
                     + [_job_cell(by_id.get(i)) for i in ids] + [
+            "+".join(report["drain"]) or "NONE",
             "-" if report["logs_size"] is None else _human_size(report["logs_size"]),
             "never" if report["rotation_age"] is None else _human_age(report["rotation_age"]),
             "-" if report["logs_free"] is None else _human_size(report["logs_free"]),

@@ -106,7 +106,8 @@ def test_a_link_a_fifo_and_a_directory_are_never_read(tmp_path):
 
 def report(history_read, **settings):
     probe = {"now": 1796095802 + 7200, "jobs": {}, "cron_running": True, "logs": {"size": 1, "free": 1},
-             "last_rotation": None, "update_history": history_read}
+             "last_rotation": None, "update_history": history_read,
+             "units_active": {"server-monitoring-inbox.service": True}}  # a drain runs: no warning of its own
     return status_report(probe, dict({"cluster_role": "standalone", "jobs": [], "max_intervals": 2,
                                       "max_logs_size": "1G", "logs_dir": "/opt/app/logs",
                                       "state_dir": "/var/lib/sm"}, **settings))

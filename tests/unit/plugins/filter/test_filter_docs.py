@@ -44,6 +44,7 @@ PROBE = {"now": NOW, "jobs": {"health": RECORD, "push": RECORD}, "cron_running":
          "logs": {"size": 16384, "free": 20 * 1024 ** 3}, "last_rotation": NOW - 3600,
          "crontab_changed": NOW - 86400,
          "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
+         "units_active": {"server-monitoring-inbox.service": True},
          # the rest of what the probe returns, which status_report ignores
          "user_exists": True, "crontab": [], "paths": {}}
 SETTINGS = {"cluster_role": "agent", "jobs": [HEALTH, PUSH], "max_intervals": 2, "max_logs_size": "1G",
@@ -53,6 +54,11 @@ TROUBLED = dict(PROBE, jobs={"health": {"error": "is a symbolic link"}}, cron_ru
                 state_dir={"free": 0, "free_inodes": 0, "read_only": False, "writable": True},
                 env_refused={"file": "/etc/server-monitoring/env", "line": 2, "reason": "a NUL byte"})
 NEVER_RAN = dict(PROBE, jobs={}, crontab_changed=None)
+INBOX = {"id": "inbox", "name": "server-maintanence inbox drain", "schedule": "* * * * *"}
+# The cron drain found its predecessor still draining; the unit stopped.
+CRON_DRAIN = dict(PROBE, jobs=dict(PROBE["jobs"], inbox=dict(RECORD, outcome="skipped", exit_code="75",
+                                                             last_success=str(NOW - 3600))),
+                  units_active={"server-monitoring-inbox.service": False})
 FAILED_UPDATE = dict(PROBE, update_history={"bad": 1, "error": None, "last": {
     "timestamp": "2027-01-15T08:00:00+0000", "old_sha": "77c4be3", "new_sha": "9f1e2d3", "status": "failed",
     "commits": 0, "mode": "systemd", "auto_update": True, "failed_step": "migrate", "rolled_back": True,
@@ -66,7 +72,8 @@ CALLS = {
     "cron_splay": [("*/5 * * * *", ("web1",)), ("30 3 * * *", ("web1",))],
     "size_bytes": [("500k", ()), ("10", ())],
     "status_report": [(PROBE, (SETTINGS,)), (TROUBLED, (SETTINGS,)), (NEVER_RAN, (SETTINGS,)),
-                      (FAILED_UPDATE, (dict(SETTINGS, fail_on_failed_update=False),))],
+                      (FAILED_UPDATE, (dict(SETTINGS, fail_on_failed_update=False),)),
+                      (CRON_DRAIN, (dict(SETTINGS, jobs=[HEALTH, PUSH, INBOX]),))],
     "status_table": [(REPORTS, ())],
 }
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list}

@@ -46,6 +46,18 @@ def test_the_reading_is_asked_for_every_path_and_never_for_the_env_files_digest(
     assert params["cron_daily_runner"] in reading["paths"]
 
 
+def test_status_reads_whether_the_apps_inbox_unit_is_active_and_only_that_unit(run):
+    """The env file's units are restarted by a run, never read by status;
+    the inbox unit is read by status, never restarted by a run."""
+    params = dict(host.arguments(), state="status", managed=[])
+    result, module, applied, (reading,), _engine = run(params)
+    assert reading["units"] == ["server-monitoring-inbox.service"] and reading["report"] is True
+    assert result["probe"]["units_active"] == {"server-monitoring-inbox.service": False}
+    assert applied == [] and module.commands == []
+    _result, _module, _applied, (reading,), _engine = run()
+    assert reading["units"] == host.arguments()["env_units"] and reading["report"] is False
+
+
 def test_a_broken_host_rule_fails_naming_its_variable_and_nothing_is_applied(run):
     def logs_dir_is_a_link(probe, _params):
         probe["paths"][LOGS] = {"exists": True, "type": "link", "target": "/etc", "owner": "www-data",

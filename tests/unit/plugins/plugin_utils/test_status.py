@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, status
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, description, status
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -103,6 +103,7 @@ def reading(**changes):
         "last_rotation": NOW - 3 * HOUR,
         "crontab_changed": NOW - 30 * DAY,
         "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
+        "units_active": {"server-monitoring-inbox.service": True},
         # the rest of the probe, which status_report does not read
         "user_exists": True, "crontab": ["*/5 * * * * job health"], "systemd": False,
     }
@@ -143,6 +144,7 @@ def test_a_healthy_host_has_no_problem_and_its_numbers_are_reported():
         "logs_free": 20 * 1024 ** 3,
         "rotation_age": 3.0 * HOUR,
         "update": None,
+        "drain": ["unit"],
         "problems": [],
         "warnings": [],
     }
@@ -339,6 +341,70 @@ def test_never_rotated_logs_have_no_rotation_age():
     assert status.status_report(reading(last_rotation=None), settings())["rotation_age"] is None
 
 
+# what drains the inbox ----------------------------------------------------------
+
+INBOX = {"id": "inbox", "name": "server-maintanence inbox drain", "schedule": "* * * * *"}
+NO_UNIT = {"server-monitoring-inbox.service": False}
+
+
+def test_the_inbox_job_and_unit_status_reads_are_the_roles():
+    role_inbox = next(job for job in description.JOBS if job["id"] == status.INBOX_JOB)
+    assert role_inbox["manage"].startswith("process_inbox ")
+    assert (INBOX["id"], INBOX["name"]) == (role_inbox["id"], role_inbox["name"])
+
+
+@pytest.mark.parametrize("units_active, inbox, drain", [
+    pytest.param({"server-monitoring-inbox.service": True}, None, ["unit"], id="unit-active"),
+    pytest.param(NO_UNIT, record(0, "success", NOW - 90, NOW - 90, name="inbox"), ["cron"], id="cron-succeeded"),
+    pytest.param({"server-monitoring-inbox.service": True}, record(0, "success", NOW - 30, NOW - 30, name="inbox"),
+                 ["unit", "cron"], id="both"),
+    # A long pipeline run: the drains after it were skipped by its lock.
+    pytest.param(NO_UNIT, record(75, "skipped", NOW - 20, NOW - 10 * MINUTE, name="inbox"), ["cron"],
+                 id="cron-still-draining"),
+])
+def test_a_host_with_a_drain_shows_it_and_has_no_drain_warning(units_active, inbox, drain):
+    jobs = dict(reading()["jobs"], **({"inbox": inbox} if inbox else {}))
+    report = status.status_report(reading(jobs=jobs, units_active=units_active),
+                                  settings(jobs=[HEALTH, PUSH, UPDATE] + ([INBOX] if inbox else [])))
+
+    assert report["drain"] == drain
+    assert report["warnings"] == []
+
+
+NONE_OFF = ("no inbox drain runs: server-monitoring-inbox.service is not active and the cron drain "
+            "(server_maintanence_inbox_cron_enabled) is off; the pipeline runs the app records (alerts, pushes "
+            "from agents) stay PENDING, never processed")
+NONE_LATE = ("no inbox drain runs: server-monitoring-inbox.service is not active and the cron drain "
+             "(server_maintanence_inbox_cron_enabled) has neither succeeded nor found a drain still running "
+             "within 2 x its interval; the pipeline runs the app records (alerts, pushes from agents) stay "
+             "PENDING, never processed")
+
+
+@pytest.mark.parametrize("units_active, inbox, warning", [
+    pytest.param(NO_UNIT, None, NONE_OFF, id="unit-stopped-cron-off"),
+    pytest.param({}, None, NONE_OFF, id="unit-not-read"),
+    # 2 x 1 minute: 121 s is past the limit.
+    pytest.param(NO_UNIT, record(0, "success", NOW - 121, NOW - 121, name="inbox"), NONE_LATE, id="success-late"),
+    pytest.param(NO_UNIT, record(75, "skipped", NOW - 121, NOW - HOUR, name="inbox"), NONE_LATE, id="skip-late"),
+    pytest.param(NO_UNIT, record(124, "timeout", NOW - 5, NOW - HOUR, name="inbox"), NONE_LATE, id="timed-out"),
+    pytest.param(NO_UNIT, record(1, "failure", NOW - 5, None, name="inbox"), NONE_LATE, id="never-succeeded"),
+])
+def test_a_host_where_nothing_drains_the_inbox_warns_and_shows_none(units_active, inbox, warning):
+    jobs = dict(reading()["jobs"], **({"inbox": inbox} if inbox else {}))
+    found = dict(reading(jobs=jobs), units_active=units_active)
+    if units_active == {}:
+        del found["units_active"]
+    report = status.status_report(found, settings(jobs=[HEALTH, PUSH, UPDATE] + ([INBOX] if inbox else [])))
+
+    assert report["drain"] == []
+    assert report["warnings"] == [warning]
+    # A warning only: what fails the host is the cron drain's own lateness, if it is on.
+    assert all("inbox drain runs" not in problem for problem in report["problems"])
+    lines = status.status_table({"web1": report}).split("\n")
+    assert lines[1].split()[lines[0].split().index("DRAIN")] == "NONE"
+    assert lines[-1] == "warning: web1: " + warning
+
+
 def test_every_problem_of_a_host_is_listed():
     jobs = with_job("health", record(1, "failure", NOW - 60, NOW - DAY))
 
@@ -350,19 +416,19 @@ def test_every_problem_of_a_host_is_listed():
 
 # status_table ----------------------------------------------------------------
 
-def host_report(role, jobs, logs_size, rotation_age, logs_free, cron_running, problems):
+def host_report(role, jobs, logs_size, rotation_age, logs_free, cron_running, problems, drain=("unit",)):
     return {"cluster_role": role, "jobs": [dict(job, outcome=None, interval=300) for job in jobs],
             "cron_running": cron_running, "logs_size": logs_size, "logs_free": logs_free,
-            "rotation_age": rotation_age, "problems": problems}
+            "rotation_age": rotation_age, "drain": list(drain), "problems": problems}
 
 
 REPORTS = {  # not in host order: the table sorts them
     "web2": host_report("agent", [{"id": "health", "age": 300, "exit_code": 0},
                                   {"id": "push", "age": 2 * HOUR, "exit_code": 1}],
-                        16384, HOUR, 20 * 1024 ** 3, True, ["push: stale"]),
+                        16384, HOUR, 20 * 1024 ** 3, True, ["push: stale"], drain=()),
     "hub1": host_report("hub", [{"id": "health", "age": 59, "exit_code": 0},
                                 {"id": "update", "age": None, "exit_code": None}],
-                        500, None, None, True, []),
+                        500, None, None, True, [], drain=("unit", "cron")),
     "web1": host_report("agent", [{"id": "health", "age": 5 * MINUTE + 30, "exit_code": 0},
                                   {"id": "push", "age": None, "exit_code": 1}],
                         1536 * 1024, 3 * DAY + 5, 9.5 * 1024 ** 3, False, ["cron is not running"]),
@@ -370,13 +436,15 @@ REPORTS = {  # not in host order: the table sorts them
 
 # Worked out by hand: each column as wide as its widest cell, two spaces apart.
 TABLE = [
-    "HOST  ROLE   COMMIT  LAST-UPDATE  HEALTH  PUSH     UPDATE   LOGS   ROTATED  FREE   CRON     STATUS",
-    "hub1  hub    -       -            59s/0   -        never/-  500    never    -      running  ok",
-    "web1  agent  -       -            5m/0    never/1  -        1.5M   3d       9.5G   STOPPED  FAIL",
-    "web2  agent  -       -            5m/0    2h/1     -        16.0k  1h       20.0G  running  FAIL",
+    "HOST  ROLE   COMMIT  LAST-UPDATE  HEALTH  PUSH     UPDATE   DRAIN      LOGS   ROTATED  FREE   CRON     STATUS",
+    "hub1  hub    -       -            59s/0   -        never/-  unit+cron  500    never    -      running  ok",
+    "web1  agent  -       -            5m/0    never/1  -        unit       1.5M   3d       9.5G   STOPPED  FAIL",
+    "web2  agent  -       -            5m/0    2h/1     -        NONE       16.0k  1h       20.0G  running  FAIL",
 ]
 LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
-          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh)")
+          "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh); "
+          "DRAIN shows what drains the app's inbox: unit (server-monitoring-inbox.service active), "
+          "cron (the inbox job), NONE")
 
 
 def test_the_table_has_a_header_and_a_row_per_host_sorted_by_host():
@@ -397,7 +465,7 @@ def test_the_columns_start_at_the_same_offset_on_every_row():
     lines = status.status_table(REPORTS).split("\n")[:-2]
 
     header = cell_starts(lines[0])
-    assert len(header) == 12
+    assert len(header) == 13
     for line in lines[1:]:
         assert cell_starts(line) == header, line
 
@@ -426,8 +494,8 @@ def test_the_table_of_reports_made_by_status_report():
 
     lines = status.status_table({"b-host": stale, "a-host": healthy}).split("\n")
 
-    assert lines[0].split() == ["HOST", "ROLE", "COMMIT", "LAST-UPDATE", "HEALTH", "LOGS", "ROTATED", "FREE", "CRON",
-                                "STATUS"]
+    assert lines[0].split() == ["HOST", "ROLE", "COMMIT", "LAST-UPDATE", "HEALTH", "DRAIN", "LOGS", "ROTATED", "FREE",
+                                "CRON", "STATUS"]
     assert lines[1].startswith("a-host") and lines[1].endswith("ok") and "1m/0" in lines[1]
     assert lines[2].startswith("b-host") and lines[2].endswith("FAIL") and "10h/0" in lines[2]
     assert lines[3:] == [LEGEND, "app commits: no update history on 2 hosts"]
