@@ -217,6 +217,20 @@ def status_table(output):
     return rows
 
 
+def human_ages(low, high):
+    """Every cell status can show for an age between low and high seconds
+    (whole seconds below a minute, then whole minutes, hours, days). A test
+    bounds the age it reads by the clock before and after the status run, so
+    a slow run on a loaded machine still passes, and a wrong age does not."""
+    ages = set()
+    for seconds in range(max(0, int(low)), int(high) + 1):
+        for unit, length in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+            if seconds >= length or unit == "s":
+                ages.add("%d%s" % (seconds // length, unit))
+                break
+    return ages
+
+
 def output(result):
     """Everything a run printed (errors may go to stderr), one space apart."""
     return " ".join((result.stdout + result.stderr).split())

@@ -1,4 +1,5 @@
-"""No testinfra or consumer test races cron or the clock.
+"""No testinfra or consumer test races cron or the clock, and no test reads
+what the rest of the machine changes.
 
 Cron keeps firing while the scenarios' verifiers run (the health check
 every minute in default and upstream, cron.hourly and cron.daily from
@@ -13,6 +14,15 @@ module that runs on a systemd host (common, systemd, upstream) needs
 logrotate_held, which also stops logrotate.timer. The consumer test, whose
 fresh host has no cron to freeze before the role starts it, gives the
 health check a schedule that cannot fire during the tests (quiet_schedule).
+
+No test of tests/unit, tests/infra or tests/consumer reads what other
+lanes on the machine change without controlling it: the free space of a
+shared filesystem (os.statvfs, shutil.disk_usage, df; a test patches
+os.statvfs or uses a tmpfs of its own, of known size), the load or the
+uptime; and no testinfra or consumer test expects a literal age from status
+(`3m ago`, `15m/1`, `\\d+s/0`): the time a status run takes on a loaded
+machine moves it, so an age is checked with conftest's human_ages(), bounded
+by the clock before and after the run.
 
 This reads the tests' source (ast): what it flags is a call, where it is,
 and whether a freeze covers it, including through the module's fixtures
@@ -240,3 +250,91 @@ def test_the_consumer_tests_expecting_never_get_a_schedule_that_cannot_fire():
         assert any(reaches(arg.arg, "quiet_schedule") for arg in func.args.args), name
     # Every run of the host's playbooks happens in a project that has the schedule.
     assert reaches("project", "quiet_schedule")
+
+
+# Reads of what other lanes change: free space, load, uptime.
+SHARED_CALLS = {"os.statvfs", "os.fstatvfs", "shutil.disk_usage", "os.getloadavg"}
+SHARED_COMMAND = re.compile(r"(?:^|[;&|(]\s*)(?:df|uptime)(?:\s|$)"
+                            r"|/proc/(?:loadavg|uptime|meminfo)\b")
+# An age as status prints it, or a pattern of one.
+AGE_LITERAL = re.compile(r"\\d\+\[?[smhd]|(?<![\w.])\d+[smhd](?:/-?\d+| ago)\b")
+# (path under tests/, function): why its read is controlled.
+SHARED_ALLOWED = {
+    ("infra/faults/test_full_disk.py", "full"):
+        "df on a tmpfs of the test's own container, of known size, that only the test fills",
+    ("infra/default/test_status.py", "test_the_free_space_shown_is_the_logs_filesystems"):
+        "df on the scenario's own tmpfs (molecule/default/molecule.yml), of known size, only this test writes",
+    ("infra/upstream/test_real_app.py", "test_status_reports_the_real_apps_jobs_as_run"):
+        "an age below an hour, just after the jobs ran: more than twice run_site's 600 s timeout",
+}
+TESTS = REPO / "tests"
+
+
+def _test_sources():
+    paths = sorted(TESTS.glob("unit/**/*.py")) + sorted(TESTS.glob("infra/**/*.py")) + sorted(
+        TESTS.glob("consumer/*.py"))
+    return [path for path in paths if path != pathlib.Path(__file__).resolve()]
+
+
+def _shared_reads(relative, source):
+    """(function, line, what) of each read of machine-wide state in the
+    source of a test module (relative: its path under tests/)."""
+    tree = ast.parse(source, relative)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    owners = {}
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef):
+            for node in ast.walk(function):
+                owners.setdefault(id(node), function.name)
+    ages = relative.split("/")[0] in ("infra", "consumer")
+    found = []
+    for node in ast.walk(tree):
+        what = None
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in SHARED_CALLS:
+            what = ast.unparse(node.func) + "()"
+        elif isinstance(node, ast.List) and node.elts and isinstance(node.elts[0], ast.Constant) \
+                and node.elts[0].value in ("df", "uptime"):
+            what = "runs %s" % node.elts[0].value
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if SHARED_COMMAND.search(node.value):
+                what = "runs or reads %r" % SHARED_COMMAND.search(node.value).group().strip()
+            elif ages and AGE_LITERAL.search(node.value):
+                what = "expects the literal age %r" % AGE_LITERAL.search(node.value).group()
+        if what:
+            found.append((owners.get(id(node), "<module>"), node.lineno, what))
+    return found
+
+
+def test_no_test_reads_free_space_load_or_uptime_or_expects_a_literal_age():
+    problems, allowed = [], set()
+    for path in _test_sources():
+        relative = str(path.relative_to(TESTS))
+        for function, line, what in _shared_reads(relative, path.read_text()):
+            if (relative, function) in SHARED_ALLOWED:
+                allowed.add((relative, function))
+                continue
+            problems.append("tests/%s:%d %s: %s" % (relative, line, function, what))
+    assert not problems, "\n".join(problems)
+    assert allowed == set(SHARED_ALLOWED), "no longer read, drop from SHARED_ALLOWED: %s" % sorted(
+        set(SHARED_ALLOWED) - allowed)
+
+
+@pytest.mark.parametrize("source, flagged", [
+    ("def test_x(host):\n    host.check_output('df -B1 --output=avail /opt | tail -1')\n", True),
+    ("def test_x():\n    subprocess.run(['df', '-B1', path])\n", True),
+    ("def test_x():\n    os.statvfs(path)\n", True),
+    ("def test_x():\n    shutil.disk_usage(path)\n", True),
+    ("def test_x(host):\n    host.check_output('cat /proc/loadavg')\n", True),
+    ("def test_x():\n    assert 'last succeeded 3m ago' in text\n", True),
+    ("def test_x():\n    assert cells['PUSH'] == '15m/1'\n", True),
+    ("def test_x():\n    assert re.fullmatch(r'\\d+s/0', cell)\n", True),
+    ("def test_x():\n    assert cell in human_ages(0, 60)\n", False),
+    ("def test_x():\n    monkeypatch.setattr(os, 'statvfs', fake)\n", False),
+    ("def test_x():\n    \"\"\"free is what df says is available\"\"\"\n", False),
+    ("def test_x():\n    host.run('sleep 30 >/dev/null')\n", False),
+])
+def test_the_shared_state_rule_flags_what_it_says(source, flagged):
+    assert bool(_shared_reads("infra/default/test_x.py", source)) is flagged
+

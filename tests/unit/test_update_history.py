@@ -17,6 +17,8 @@ from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status impo
 GOOD = {"timestamp": "2026-12-01T03:30:02+0000", "old_sha": "77c4be3", "new_sha": "9f1e2d3", "status": "success",
         "commits": 1, "mode": "systemd", "auto_update": True, "failed_step": None, "rolled_back": False}
 FAILED = dict(GOOD, status="failed", commits=0, failed_step="migrate", rolled_back=True)
+# The clock of the app's own bin/lib/update.sh, run by a test: 2026-12-01 06:10:02 UTC.
+CLOCK = 1796105402
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +178,11 @@ def test_a_line_the_apps_own_function_writes_is_read(app, tmp_path):
     lib.write_text(app.text("bin/lib/update.sh"))
     logs = tmp_path / "logs"
     logs.mkdir()
-    script = ('PROJECT_DIR=%s; LOG_DIR=%s; . %s; _up_saved_sha=77c4be32fc133eb9207f773d879a722f0b6aa291; '
+    # The clock the app's `date` reads, set by the test: date itself formats it.
+    script = ('date() { command date -d @%d "$@"; }; '
+              'PROJECT_DIR=%s; LOG_DIR=%s; . %s; _up_saved_sha=77c4be32fc133eb9207f773d879a722f0b6aa291; '
               '_up_new_sha=9f1e2d3aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; _up_failed_step=migrate; _up_mode=systemd; '
-              '_up_auto_env=true; _up_record_history failed 0 true') % (tmp_path, logs, lib)
+              '_up_auto_env=true; _up_record_history failed 0 true') % (CLOCK, tmp_path, logs, lib)
     run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     found = job_records.read_history(str(logs / job_records.HISTORY_NAME))
@@ -186,4 +190,4 @@ def test_a_line_the_apps_own_function_writes_is_read(app, tmp_path):
     assert (found["last"]["old_sha"], found["last"]["new_sha"], found["last"]["failed_step"],
             found["last"]["rolled_back"], found["last"]["auto_update"]) == ("77c4be3", "9f1e2d3", "migrate", True,
                                                                             True)
-    assert abs(found["last"]["time"] - time.time()) < 60
+    assert found["last"]["time"] == CLOCK

@@ -1,25 +1,33 @@
 """Reruns, overlap, takeover of the installer's lines, uninstall and reinstall."""
 
-import time
-
-from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, crontab_entries, crontab_lines,
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
                       installer_lines, job_command, recap, run_as_app, run_site, snapshot, uv_on,
                       write_crontab)
 
 
+# Exit 0 once the health job's lock is held (LOCK_HELD) or free (LOCK_FREE), polling up to 120 s.
+# (Never creating the lock file: the runner makes it, as the app user.)
+LOCK_HELD = ("for i in $(seq 600); do if [ -e {0}/health.lock ]; then flock -n -E 99 {0}/health.lock true; "
+             "[ $? = 99 ] && exit 0; fi; sleep 0.2; done; exit 1")
+LOCK_FREE = "for i in $(seq 600); do flock -n -E 99 {0}/health.lock true && exit 0; sleep 0.2; done; exit 1"
+
+
 def test_a_run_slower_than_its_interval_never_overlaps(host, cron_paused):
+    """The second run starts once the first holds the lock, and the log is
+    read once the first has let it go: waits on the lock, not on the clock,
+    so a loaded machine cannot reorder them."""
     line = crontab_entries(host)["server-maintanence health check"]
     host.check_output("echo 6 > %s/slow", APP_DIR)
     try:
         host.check_output("truncate -s 0 %s/cron.log", LOGS)
         first = "(%s) >/dev/null 2>&1 &" % job_command(line)
         run_as_app(host, first)
-        time.sleep(1)
+        host.check_output(LOCK_HELD.format(STATE_DIR))
         second = run_as_app(host, job_command(line))
         assert second.rc == 75
         skipped = host.file(LOGS + "/cron.log").content_string
         assert "health: skipped, the previous run still holds" in skipped
-        time.sleep(7)
+        host.check_output(LOCK_FREE.format(STATE_DIR))
         log = host.file(LOGS + "/cron.log").content_string
         assert log.count('"stub": "manage.py"') == 1, log
     finally:

@@ -366,6 +366,9 @@ def run_main(capsys, **args):
 
 def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_path):
     host = Host(monkeypatch, crontab=(0, "*/5 * * * * check\n0 3 * * * update\n", ""))
+    monkeypatch.setattr(probe, "_cron_running", lambda: True)
+    lists = {"/var/lib/apt/lists": ["deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4"]}
+    monkeypatch.setattr(probe, "_listdir", lambda path: lists.get(path, []))
     uv = make_file(tmp_path / "uv", 0o755)
     env = make_file(tmp_path / "env", content=b"SSRF_ALLOWED_HOSTS=hub.internal\n")
     managed = make_file(tmp_path / "logrotate.conf", content=b"x")
@@ -387,7 +390,8 @@ def test_main_reports_everything_and_changes_nothing(monkeypatch, capsys, tmp_pa
     assert found["paths"][managed]["checksum"] == hashlib.sha1(b"x").hexdigest()
     assert found["paths"][env]["checksum"] is None  # not asked for: never a digest of the env file
     assert found["paths"][str(tmp_path / "missing")] == {"exists": False, "planted_link": None}
-    assert isinstance(found["cron_running"], bool) and isinstance(found["apt_lists"], bool)
+    # The machine's processes and apt lists, as the test sets them.
+    assert found["cron_running"] is True and found["apt_lists"] is True
     assert host.ran == [["crontab", "-l", "-u", USER]]
 
 
@@ -574,9 +578,34 @@ def du_bytes(path):
     return int(subprocess.run(["du", "-sB1", path], check=True, capture_output=True, text=True).stdout.split()[0])
 
 
-def df_avail(path):
-    out = subprocess.run(["df", "-B1", "--output=avail", path], check=True, capture_output=True, text=True).stdout
-    return int(out.split()[-1])
+# What os.statvfs gives, chosen by the test: the free space of a shared
+# filesystem changes under other writers (another lane building images), so
+# no test reads it. Every field differs from the others, so a reading that
+# takes the wrong one (root's f_bfree, f_bsize for f_frsize, f_ffree) shows.
+STATVFS = os.statvfs_result((4096, 1024, 10000000, 7000000, 6000000, 500000, 400000, 300000, 0, 255))
+# df's "avail": the blocks free to a user other than root, in fragments.
+STATVFS_AVAIL = 6000000 * 1024
+NOW = 1700000500.25  # the host's clock, as the test sets it
+
+
+@pytest.fixture
+def fixed_filesystem(monkeypatch):
+    """os.statvfs answers STATVFS for any path that exists, as the kernel would."""
+    real = os.statvfs
+    seen = []
+
+    def statvfs(path):
+        real(path)  # an OSError for a missing path, as the real call gives
+        seen.append(str(path))
+        return STATVFS
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    return seen
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    monkeypatch.setattr(probe, "time", types.SimpleNamespace(time=lambda: NOW))
 
 
 def logrotate_state(tmp_path, logs):
@@ -681,10 +710,13 @@ def test_disk_usage_and_free_space_of_a_missing_dir_are_none(tmp_path):
     assert probe._free_space(str(tmp_path / "missing")) is None
 
 
-def test_free_space_is_what_df_says_is_available(tmp_path):
+def test_free_space_is_what_df_says_is_available(tmp_path, fixed_filesystem):
+    """df's Avail (coreutils: f_bavail x f_frsize), the space left to a user
+    other than root, not root's f_bfree."""
     free = probe._free_space(str(tmp_path))
 
-    assert abs(free - df_avail(str(tmp_path))) <= 16 * 1024 * 1024  # other writers on the filesystem
+    assert free == STATVFS_AVAIL
+    assert fixed_filesystem == [str(tmp_path)]
 
 
 def test_disk_usage_counts_a_hard_linked_file_once_like_du(tmp_path):
@@ -722,27 +754,26 @@ def run_report(monkeypatch, capsys, tmp_path, crontabs, **args):
     host = Host(monkeypatch, crontab=(0, "*/5 * * * * job health\n", ""))
     monkeypatch.setattr(probe, "CRONTABS", str(crontabs))
     logs = logs_dir_with_files(tmp_path)
-    before = time.time()
     code, result = run_main(capsys, user=USER, group=GROUP, report=True, state_dir=state_dir_with_records(tmp_path),
                             jobs=JOBS,
                             logs_dir=logs, logrotate_state=logrotate_state(tmp_path, logs), **args)
-    after = time.time()
     assert code == 0 and result["changed"] is False
     assert host.ran == [["crontab", "-l", "-u", USER]]  # report=true runs no other command
-    return result["probe"], logs, before, after
+    return result["probe"], logs
 
 
-def test_main_with_report_reads_the_jobs_logs_and_rotation(monkeypatch, capsys, tmp_path):
+def test_main_with_report_reads_the_jobs_logs_and_rotation(monkeypatch, capsys, tmp_path, fixed_filesystem,
+                                                           fixed_clock):
     crontabs = tmp_path / "crontabs"
     crontabs.mkdir()
 
-    found, logs, before, after = run_report(monkeypatch, capsys, tmp_path, crontabs)
+    found, logs = run_report(monkeypatch, capsys, tmp_path, crontabs)
 
     assert set(found) == PROBE_KEYS | REPORT_KEYS
-    assert before <= found["now"] <= after
+    assert found["now"] == NOW
     assert found["jobs"] == {"health": HEALTH_RECORD, "push": PUSH_RECORD}
     assert found["logs"]["size"] == du_bytes(logs)
-    assert abs(found["logs"]["free"] - df_avail(logs)) <= 16 * 1024 * 1024
+    assert found["logs"]["free"] == STATVFS_AVAIL and logs in fixed_filesystem
     assert found["last_rotation"] == NEWEST_ROTATION
     assert found["crontab_changed"] is None  # no crontab file for the user
     assert found["crontab"] == ["*/5 * * * * job health"]
@@ -795,15 +826,20 @@ def test_main_lists_the_leftovers_of_runs_cut_short_beside_the_paths(monkeypatch
     assert found["leftovers"] == [leftover, crontab_copy]
 
 
-def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize("flag, read_only", [(0, False), (os.ST_RDONLY, True)])
+def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatch, capsys, tmp_path,
+                                                                      fixed_filesystem, flag, read_only):
+    monkeypatch.setattr(os, "statvfs", lambda path, statvfs=os.statvfs: os.statvfs_result(
+        tuple(statvfs(path))[:8] + (flag,) + tuple(statvfs(path))[9:]))
     crontabs = tmp_path / "crontabs"
     crontabs.mkdir()
 
     found = run_report(monkeypatch, capsys, tmp_path, crontabs)[0]
 
-    free = os.statvfs(tmp_path / "state")
-    assert abs(found["state_dir"]["free"] - free.f_bavail * free.f_frsize) <= 16 * 1024 * 1024
-    assert found["state_dir"]["free_inodes"] > 0 and found["state_dir"]["read_only"] is False
+    assert str(tmp_path / "state") in fixed_filesystem
+    # Space and inodes free to a user other than root (f_bavail, f_favail).
+    assert found["state_dir"]["free"] == STATVFS_AVAIL
+    assert found["state_dir"]["free_inodes"] == 300000 and found["state_dir"]["read_only"] is read_only
     assert isinstance(found["state_dir"]["writable"], bool)
 
 
