@@ -5,8 +5,10 @@ import time
 from conftest import LOGS, json_lines
 
 
-def test_cron_fires_the_health_check_within_75_seconds(host):
-    deadline = time.monotonic() + 75
+def test_cron_fires_the_health_check_within_three_minutes(host):
+    """The next minute's firing, or one after it: the job itself may take a
+    while on a loaded machine. Polled, so a quick one ends the wait."""
+    deadline = time.monotonic() + 180
     fired = []
     while time.monotonic() < deadline:
         # A forced-rotation test may have moved the line into a generation.
@@ -15,7 +17,7 @@ def test_cron_fires_the_health_check_within_75_seconds(host):
         if fired:
             break
         time.sleep(3)
-    assert fired, "cron did not run the health check line within 75 s"
+    assert fired, "cron did not run the health check line within 180 s"
     run = fired[0]
     assert run["args"] == ["run_pipeline", "--checks-only", "--json"]
     assert run["cwd"] == "/opt/server-monitoring"
