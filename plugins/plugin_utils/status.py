@@ -67,7 +67,7 @@ def status_report(probe, settings):
     name, schedule}] of the jobs the host should run), max_intervals,
     max_logs_size, logs_dir, state_dir, and optionally
     fail_on_failed_update (default true). And what drains the app's
-    inbox, a warning when nothing does (see _drains)."""
+    inbox, a warning when nothing does (_draining, _no_drain)."""
     now = probe["now"]
     limit_factor = int(settings["max_intervals"])
     jobs, problems, draining = [], [], set()
