@@ -53,8 +53,9 @@ images: venv ## build every test image (skips existing tags)
 	scripts/build-images.sh
 
 # antsibull-* read the collection through ansible.cfg's collections_path.
-lint: venv ## yamllint, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs on the plugin docs
+lint: venv ## yamllint, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs on the plugin docs, promtool check rules
 	$(BIN)/yamllint --strict .
+	promtool check rules roles/server_maintanence/files/server-maintanence.rules.yml
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .

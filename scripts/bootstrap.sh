@@ -21,6 +21,30 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# promtool (make lint, make unit) comes with Debian's prometheus, whose
+# maintainer scripts would start the server: a policy-rc.d that denies every
+# start (invoke-rc.d and deb-systemd-invoke ask it) keeps this machine
+# without a Prometheus daemon, and on systemd the unit is left disabled.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "bootstrap: installing prometheus (for promtool; its service is not started)"
+  policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then
+    own_policy=""
+  else
+    own_policy=1
+    printf '#!/bin/sh\n# scripts/bootstrap.sh: start no service while it installs prometheus\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+  fi
+  apt-get update -qq
+  status=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || status=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  [ "$status" -eq 0 ] || fail "apt-get install prometheus failed ($status)"
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "bootstrap: starting dockerd"
   nohup /usr/sbin/dockerd >/var/log/server-maintanence-dockerd.log 2>&1 &

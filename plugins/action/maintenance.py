@@ -58,8 +58,8 @@ class ActionModule(ActionBase):
             # Nothing reached the host: every message names its variable.
             result.update(failed=True, msg=errors)
             return result
-        files = {} if report else self._files(inputs)
         hostname = task_vars.get("inventory_hostname", "")
+        files = {} if report else self._files(inputs, hostname)
         arguments = description.describe(inputs, files, hostname, report)
         found = self._execute_module(module_name=MODULE, module_args=arguments, task_vars=task_vars)
         if found.get("packages") and not found.get("failed") and not report:
@@ -93,13 +93,13 @@ class ActionModule(ActionBase):
                 raise AnsibleError("%s cannot be templated: %s" % (name, to_text(error)))
         return inputs
 
-    def _files(self, inputs):
+    def _files(self, inputs, hostname):
         """{path on the host: content} of the role's files and rendered templates."""
         files = {}
         for path, source in FILES.items():
             with open(source, "rb") as handle:
                 files[path] = to_text(handle.read(), errors="surrogate_or_strict")
-        variables = dict(inputs, **description.template_variables(inputs))
+        variables = dict(inputs, **description.template_variables(inputs, hostname))
         lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
         for path, template in description.TEMPLATES.items():
             files[path] = lookup.run([os.path.join(ROLE, "templates", template)], variables=variables)[0]

@@ -9,12 +9,16 @@ never its content.
 The role installs this file on the host beside the job runner, which runs
 it as a script when a job ends (under the runner's write lock):
 
-    python3 -I job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END [LOGS_DIR LOGROTATE_STATE]
+    python3 -I job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END [LOGS_DIR LOGROTATE_STATE [SETTINGS]]
 
 replaces STATE_DIR/NAME.state with the job's record, keeping its last
 success, and with LOGS_DIR and LOGROTATE_STATE also
 STATE_DIR/server_maintanence.prom (node_exporter's textfile format), each
-by one rename. The probe and status read records with the same code.
+by one rename. SETTINGS (the role's description.metrics_settings) adds
+what the shipped alert rules compare with: the jobs on, each with its
+interval and when it is late, the rotation's frequency and when it is
+overdue, the logs size limit; with it only the jobs on are reported. The
+probe and status read records with the same code.
 
 The app's bin/update.sh appends one JSON line per update attempt to
 LOGS_DIR/update-history.jsonl (bin/lib/update.sh, _up_record_history); the
@@ -63,6 +67,19 @@ JOB_GAUGES = (
     ("last_run_skipped", "skipped", "1 when the last run was skipped because the previous one held the lock"),
     ("last_run_timed_out", "timed_out", "1 when the timeout stopped the last run"),
 )
+# With the settings: each job's gauge (its index in a settings job) and each
+# host's (its settings key).
+SETTING_GAUGES = (
+    ("interval_seconds", 1, "The longest time between two runs of the job's schedule"),
+    ("late_after_seconds", 2, "Time without a success after which the job is late (status_max_intervals intervals)"),
+)
+HOST_SETTING_GAUGES = (
+    ("status_max_intervals", "max_intervals", "How many of its intervals a job may go without a success"),
+    ("logrotate_interval_seconds", "rotation_interval", "The logrotate frequency of the app logs"),
+    ("logrotate_late_after_seconds", "rotation_late_after",
+     "Time after the last rotation at which the next one is overdue (the frequency and one run of logrotate)"),
+    ("logs_size_limit_bytes", "logs_limit", "The logs directory size above which the host fails its status"),
+)
 HISTORY_NAME = "update-history.jsonl"
 # How much of the history's end is read: a 200 MB file costs what a small one does.
 HISTORY_WINDOW = 1 << 16
@@ -72,6 +89,10 @@ _SHA = re.compile(r"[0-9a-f]{7,40}\Z")
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-]\d{4}|Z)?\Z")
 UPDATE_STATUSES = ("success", "failed", "up_to_date")
+# SETTINGS: jobs=NAME:INTERVAL:LATE_AFTER,... max_intervals=N
+# rotation=FREQUENCY:OVERDUE_AFTER logs_limit=BYTES (seconds, bytes).
+_SETTINGS = re.compile(r"jobs=((?:[a-z0-9_-]{1,32}:[0-9]{1,12}:[0-9]{1,12}(?:,|(?= )))*) max_intervals=([0-9]{1,6}) "
+                       r"rotation=([0-9]{1,12}):([0-9]{1,12}) logs_limit=([0-9]{1,20})\Z")
 _LOGROTATE_ENTRY = re.compile(r'^"?(.+?)"?\s+(\d+)-(\d+)-(\d+)-(\d+):(\d+):(\d+)\s*$')
 
 
@@ -310,16 +331,34 @@ def record(state_dir, name, exit_code, outcome, start, end):
             "".join("%s=%s\n" % (key, fields[key]) for key in FIELD_ORDER))
 
 
+def parse_settings(text):
+    """The metrics settings the runner passes, or None when they are not
+    what the role writes: {"jobs": [(name, interval, late_after)],
+    "max_intervals", "rotation_interval", "rotation_late_after",
+    "logs_limit"}."""
+    match = _SETTINGS.match(text or "")
+    if not match:
+        return None
+    jobs = [tuple([entry.split(":")[0]] + [int(part) for part in entry.split(":")[1:]])
+            for entry in match.group(1).split(",") if entry]
+    return {"jobs": jobs, "max_intervals": int(match.group(2)), "rotation_interval": int(match.group(3)),
+            "rotation_late_after": int(match.group(4)), "logs_limit": int(match.group(5))}
+
+
 def _family(lines, metric, text):
     lines.append("# HELP server_maintanence_%s %s" % (metric, text))
     lines.append("# TYPE server_maintanence_%s gauge" % metric)
 
 
-def metrics_text(state_dir, logs_dir, logrotate_state):
+def metrics_text(state_dir, logs_dir, logrotate_state, settings=None):
     """node_exporter's textfile format: every job's record, the logs
-    directory's disk usage and the last rotation. A record that is not
-    well formed is left out."""
+    directory's disk usage and the last rotation, and with settings
+    (parse_settings) what the alert rules compare them with, the records
+    then limited to the jobs on. A record that is not well formed is left
+    out."""
     names = sorted(entry[:-len(".state")] for entry in os.listdir(state_dir) if entry.endswith(".state"))
+    if settings is not None:
+        names = [name for name in names if name in set(job[0] for job in settings["jobs"])]
     records = [found for found in (read_record(state_dir, name) for name in names)
                if found is not None and "error" not in found]
     lines = []
@@ -328,6 +367,14 @@ def metrics_text(state_dir, logs_dir, logrotate_state):
         for found in records:
             if found[field] != "":
                 lines.append('server_maintanence_job_%s{name="%s"} %s' % (metric, found["name"], found[field]))
+    if settings is not None:
+        for metric, index, text in SETTING_GAUGES:
+            _family(lines, "job_" + metric, text)
+            for job in settings["jobs"]:
+                lines.append('server_maintanence_job_%s{name="%s"} %d' % (metric, job[0], job[index]))
+        for metric, key, text in HOST_SETTING_GAUGES:
+            _family(lines, metric, text)
+            lines.append("server_maintanence_%s %d" % (metric, settings[key]))
     size = disk_usage(logs_dir)
     if size is not None:
         _family(lines, "logs_size_bytes", "Disk space used by the app logs directory")
@@ -358,9 +405,9 @@ def running_commit(entry):
 
 
 def main(argv):
-    if len(argv) not in (7, 9) or not re.match(RECORD_FIELDS["name"] + "\\Z", argv[2]):
+    if len(argv) not in (7, 9, 10) or not re.match(RECORD_FIELDS["name"] + "\\Z", argv[2]):
         sys.stderr.write("usage: job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END "
-                         "[LOGS_DIR LOGROTATE_STATE]\n")
+                         "[LOGS_DIR LOGROTATE_STATE [SETTINGS]]\n")
         return 64
     state_dir, name, exit_code, outcome, start, end = argv[1:7]
     status = 0
@@ -369,9 +416,12 @@ def main(argv):
     except (OSError, ValueError) as error:
         sys.stderr.write("could not write %s/%s.state: %s\n" % (state_dir, name, getattr(error, "strerror", error)))
         status = 73
-    if len(argv) == 9:
+    settings = parse_settings(argv[9]) if len(argv) == 10 else None
+    if len(argv) == 10 and settings is None:
+        sys.stderr.write("metrics settings are not what the role writes: the alert rules' gauges left out\n")
+    if len(argv) >= 9:
         try:
-            replace(os.path.join(state_dir, METRICS_NAME), metrics_text(state_dir, argv[7], argv[8]))
+            replace(os.path.join(state_dir, METRICS_NAME), metrics_text(state_dir, argv[7], argv[8], settings))
         except OSError as error:
             sys.stderr.write("could not write %s/%s: %s\n" % (state_dir, METRICS_NAME, error.strerror))
             status = 73

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
 """Cron schedules, on the controller: what is wrong with a 5-field
-schedule, the longest time between two of its runs, and a stable per-host
-splay of its minute field."""
+schedule, the longest time between two of its runs, when a job is late,
+and a stable per-host splay of its minute field."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -114,3 +114,10 @@ def cron_interval(schedule):
     days = [n for n in range(366 * 8) if fires(first + datetime.timedelta(days=n))]
     between_days = [(b - a) * 1440 + times[0] - times[-1] for a, b in zip(days, days[1:])]
     return 60 * max([longest_in_a_day] + between_days)
+
+
+def late_after(interval, max_intervals):
+    """Seconds without a success after which a job whose schedule's
+    interval is `interval` seconds is late: the one definition that status
+    judges by and the job metrics carry for the alert rules."""
+    return int(max_intervals) * int(interval)

@@ -19,7 +19,8 @@ import posixpath
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_splay
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, cron_splay, late_after
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import size_bytes
 
 PREFIX = "server_maintanence_"
 
@@ -40,6 +41,13 @@ LOGROTATE_STATE = "/var/lib/logrotate/status"
 # The runner writes its metrics in the state directory; node_exporter reads
 # them through a root-owned link in its textfile directory.
 METRICS_NAME = "server_maintanence.prom"
+# Each logrotate frequency in seconds (a month and a year at their longest),
+# and how often the runner that rotates runs: the role's hourly runner for
+# hourly, the system's daily logrotate (timer or cron.daily) otherwise.
+ROTATION_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 31 * 86400,
+                    "yearly": 366 * 86400}
+# The shipped alert rules (docs/alerting.md), beside the role's other files.
+ALERT_RULES = "server-maintanence.rules.yml"
 # Where the app's installer (bin/lib/paths.sh, resolve_uv) looks for uv, in
 # its order; "~/" is the app user's home.
 UV_CANDIDATES = ["~/.local/bin/uv", "~/.cargo/bin/uv", "/opt/homebrew/bin/uv", "/usr/local/bin/uv", "/usr/bin/uv"]
@@ -95,9 +103,10 @@ PYTHON_SYNTAX = "python3 -I -c 'import ast, sys; ast.parse(open(sys.argv[1]).rea
 LOGROTATE_CHECK = "sh -c 'logrotate -d -s /dev/null %s 2>&1 | (! grep \"^error:\")'"
 
 
-def template_variables(inputs):
+def template_variables(inputs, hostname=""):
     """What the role's templates read besides the inputs."""
     return {
+        "__server_maintanence_metrics_settings": metrics_settings(inputs, jobs(inputs, hostname)),
         "__server_maintanence_use_zstd": _zstd(inputs),
         "__server_maintanence_logrotate_config": LOGROTATE_CONFIG,
         "__server_maintanence_job_runner": JOB_RUNNER,
@@ -105,6 +114,34 @@ def template_variables(inputs):
         "__server_maintanence_job_records": JOB_RECORDS,
         "__server_maintanence_logrotate_state": LOGROTATE_STATE,
     }
+
+
+def rotation_late_after(frequency):
+    """Seconds after logrotate last rotated the logs at which a rotation at
+    this frequency is overdue: the frequency, plus one period of the runner
+    that rotates them."""
+    return ROTATION_SECONDS[frequency] + (3600 if frequency == "hourly" else 86400)
+
+
+def metrics_settings(inputs, wanted_jobs):
+    """What the job runner adds to its metrics for the alert rules, as the
+    words it passes to its records writer: every job on, with its
+    interval and when it is late (cron_interval and late_after, as status
+    judges it), the intervals that make it late, the rotation's frequency
+    and when it is overdue, the logs size limit. Empty without metrics."""
+    if not inputs[PREFIX + "metrics_dir"]:
+        return ""
+    max_intervals = int(inputs[PREFIX + "status_max_intervals"])
+    on = ["%s:%d:%d" % (job["id"], cron_interval(job["schedule"]),
+                        late_after(cron_interval(job["schedule"]), max_intervals))
+          for job in wanted_jobs if job["wanted"]]
+    frequency = inputs[PREFIX + "logrotate_frequency"]
+    return " ".join([
+        "jobs=%s" % ",".join(on),
+        "max_intervals=%d" % max_intervals,
+        "rotation=%d:%d" % (ROTATION_SECONDS[frequency], rotation_late_after(frequency)),
+        "logs_limit=%d" % size_bytes(inputs[PREFIX + "status_max_logs_size"]),
+    ])
 
 
 def _zstd(inputs):

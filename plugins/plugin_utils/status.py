@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, late_after
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import env_refused_message
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
@@ -84,7 +84,7 @@ def status_report(probe, settings):
         last_success = _number(found.get("last_success"))
         exit_code = found.get("exit_code")
         interval = cron_interval(job["schedule"])
-        limit = limit_factor * interval
+        limit = late_after(interval, limit_factor)
         age = None if last_success is None else now - last_success
         if job["id"] == INBOX_JOB and _draining(found, age, now, limit):
             draining.add("cron")

@@ -446,6 +446,38 @@ def test_metrics_match_the_state_files(sandbox):
     assert size.value == int(du.stdout.split()[0])
 
 
+SETTINGS = "jobs=alpha:300:600,gamma:3600:7200 max_intervals=2 rotation=86400:172800 logs_limit=1073741824"
+
+
+def test_metrics_settings_add_the_alert_rules_gauges_and_keep_to_the_jobs_on(sandbox):
+    """With the role's metrics settings, the jobs on get their interval and late-after, the host
+    its limits, and a record of a job not on (beta, turned off) is left out."""
+    sandbox.ok("beta", "30", "true")
+    sandbox.configure(metrics_settings=SETTINGS)
+    sandbox.ok("alpha", "30", "true")
+    families = sandbox.metric_families()
+    assert set(by_name(families["server_maintanence_job_last_exit_code"])) == {"alpha"}
+    assert by_name(families["server_maintanence_job_interval_seconds"]) == {"alpha": 300, "gamma": 3600}
+    assert by_name(families["server_maintanence_job_late_after_seconds"]) == {"alpha": 600, "gamma": 7200}
+    host = {name: families[name].samples[0].value for name in (
+        "server_maintanence_status_max_intervals", "server_maintanence_logrotate_interval_seconds",
+        "server_maintanence_logrotate_late_after_seconds", "server_maintanence_logs_size_limit_bytes")}
+    assert host == {"server_maintanence_status_max_intervals": 2,
+                    "server_maintanence_logrotate_interval_seconds": 86400,
+                    "server_maintanence_logrotate_late_after_seconds": 172800,
+                    "server_maintanence_logs_size_limit_bytes": 1073741824}
+    assert (sandbox.state_dir / "beta.state").exists(), "the record stays: only the metrics leave it out"
+
+
+@pytest.mark.parametrize("settings", ["jobs=alpha:300 max_intervals=2", "jobs=alpha:300:600; rm -rf /"])
+def test_settings_not_as_the_role_writes_them_are_named_and_left_out(sandbox, settings):
+    sandbox.configure(metrics_settings=settings)
+    sandbox.ok("alpha", "30", "true")
+    families = sandbox.metric_families()
+    assert set(families) == set(JOB_FAMILIES) | {LOGS_SIZE}
+    assert "metrics settings are not what the role writes" in sandbox.log("alpha")
+
+
 @pytest.fixture
 def local_tz():
     """A fixed zone away from UTC (UTC+5:30), in this process and for the runner, so

@@ -77,8 +77,9 @@ def test_a_misspelt_variable_and_a_bad_secret_are_reported_without_the_secret(tm
 # the consumer project, the compat and bench scripts, the infra tests' extra vars.
 SETTERS = ("inventory", "playbooks", "molecule", "tests/consumer", "tests/compat", "tests/infra", "scripts", "bench",
            "roles")
-# A name set as `name: value` (YAML) or `name=value` (-e, a Python keyword).
-SET = re.compile(r"(?<![\w.])(server_maintanence_\w+)['\"]?\s*(?:=|:(?:\s|$))", re.M)
+# A name set as `name: value` (YAML) or `name=value` (-e, a Python keyword);
+# not `metric == 0` (PromQL, in the shipped alert rules).
+SET = re.compile(r"(?<![\w.])(server_maintanence_\w+)['\"]?\s*(?:=(?!=)|:(?:\s|$))", re.M)
 
 
 def test_the_repository_sets_no_variable_the_role_does_not_declare():
