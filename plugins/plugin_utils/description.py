@@ -16,11 +16,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, cron_splay, late_after
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import size_bytes
 
 PREFIX = "server_maintanence_"
 
@@ -68,6 +68,9 @@ APP_STALE_MINUTES = 15
 # The app's unit that drains the inbox (deploy/systemd); the cron drain is
 # for hosts without it.
 INBOX_UNIT = "server-monitoring-inbox.service"
+# A size as logrotate writes one (500k, 100M, 1G; k = 1024).
+SIZE = re.compile(r"([0-9]+)([kMG]?)")
+_SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 
 # The app's cron jobs. Names carry "server-maintanence": the app's `manage.py
 # check` looks for it in `crontab -l`. id: the job runner's name for the job
@@ -101,6 +104,12 @@ TEMPLATES = {
 SHELL_SYNTAX = "sh -n %s"
 PYTHON_SYNTAX = "python3 -I -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
 LOGROTATE_CHECK = "sh -c 'logrotate -d -s /dev/null %s 2>&1 | (! grep \"^error:\")'"
+
+
+def size_bytes(text):
+    """A size like 500k, 100M or 1G in bytes."""
+    number, unit = SIZE.fullmatch(str(text)).groups()
+    return int(number) * _SIZE_UNITS[unit]
 
 
 def template_variables(inputs, hostname=""):

@@ -10,10 +10,9 @@ __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, late_after
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import env_refused_message
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX, SIZE
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT, size_bytes
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX
 
-_SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # What the job runner needs free in the state directory to replace a record
 # and the metrics (each a new file renamed over the old one).
 STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
@@ -22,12 +21,6 @@ LEGEND = ("job cells show age of last success/last exit code, - if not on the ho
           "DRAIN shows what drains the app's inbox: unit (%s active), cron (the inbox job), NONE" % INBOX_UNIT)
 # The job runner's id of the cron inbox drain (description.JOBS).
 INBOX_JOB = "inbox"
-
-
-def size_bytes(text):
-    """A logrotate-style size (500k, 100M, 1G; k = 1024) in bytes."""
-    number, unit = SIZE.fullmatch(str(text)).groups()
-    return int(number) * _SIZE_UNITS[unit]
 
 
 def _human_size(size):

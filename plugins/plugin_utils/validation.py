@@ -22,11 +22,10 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import (
-    APP_STALE_MINUTES, KILL_GRACE_SECONDS)
+    APP_STALE_MINUTES, KILL_GRACE_SECONDS, SIZE)
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _MODE = re.compile(r"0?[0-7]{3}")
 _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
 # Env file values the role writes hold only characters that python-dotenv (the
