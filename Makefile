@@ -13,7 +13,8 @@ export ANSIBLE_FORCE_COLOR := 0
 # proves it against another one.
 UPSTREAM_COMMIT ?= $(shell sed -n 's/^UPSTREAM_COMMIT=//p' tests/upstream/app.env)
 export UPSTREAM_COMMIT
-export SM_UPSTREAM_IMAGE := local/server-monitoring:$(shell printf %.12s $(UPSTREAM_COMMIT))
+# The upstream image's tag: the commit and a digest of the image's recipe.
+export SM_UPSTREAM_IMAGE := $(shell UPSTREAM_COMMIT=$(UPSTREAM_COMMIT) scripts/build-images.sh --upstream-tag)
 
 .PHONY: help demo test host venv images lint changelog unit ansible-test consumer galaxy-importer compat faults molecule $(addprefix molecule-,$(SCENARIOS)) bench clean
 

@@ -5,6 +5,9 @@
 #   scripts/build-images.sh [NAME ...]     NAME: bookworm bullseye trixie systemd sshd upstream stock controller
 #   (no NAME: every image but stock and controller, which only bench/speed.sh
 #   and scripts/compat.sh use and build)
+#   scripts/build-images.sh --upstream-tag  prints the upstream image's tag
+#   (the Makefile's SM_UPSTREAM_IMAGE): the app's commit and a digest of the
+#   image's recipe, so that a changed recipe builds a new image.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,8 +95,18 @@ HOOK
 )
 
 # The real app at the commit tests/upstream/app.env pins, on a stock Debian
-# server (cron and logrotate present) that boots systemd, with git, which a
-# `git clone` deployment has and the app's bin/update.sh runs.
+# server that boots systemd with D-Bus (as every stock server does: the app
+# user's systemctl asks systemd through it), cron and logrotate present, with
+# git, which a `git clone` deployment has and the app's bin/update.sh runs.
+upstream_packages=$base_packages,systemd,systemd-sysv,dbus,cron,logrotate,ca-certificates,curl,git
+
+# local/server-monitoring:<commit12>-<digest12 of the recipe: packages and hook>
+upstream_tag() {
+  local recipe
+  recipe=$(printf '%s\n' "$upstream_packages" "$deploy_app_hook" | sha256sum)
+  echo "local/server-monitoring:${1:0:12}-${recipe:0:12}"
+}
+
 upstream() {
   local tarball commit uv=$root/.venv/bin/uv
   [ -x "$uv" ] || { echo "no $uv: run 'make venv' first" >&2; return 1; }
@@ -101,10 +114,16 @@ upstream() {
   commit=${tarball##*/server-monitoring-}
   commit=${commit%.tar.gz}
   change=(--change 'CMD ["/lib/systemd/systemd"]')
-  APP_TARBALL=$tarball APP_UV=$uv build "local/server-monitoring:${commit:0:12}" bookworm \
-    "$base_packages,systemd,systemd-sysv,cron,logrotate,ca-certificates,curl,git" \
+  APP_TARBALL=$tarball APP_UV=$uv build "$(upstream_tag "$commit")" bookworm "$upstream_packages" \
     --customize-hook="$deploy_app_hook"
 }
+
+if [ "${1:-}" = --upstream-tag ]; then
+  # The commit the Makefile passes (it overrides the pin), else the pinned one.
+  commit=${UPSTREAM_COMMIT:-$(sed -n 's/^UPSTREAM_COMMIT=//p' "$root/tests/upstream/app.env")}
+  upstream_tag "$commit"
+  exit 0
+fi
 
 image() {
   change=()

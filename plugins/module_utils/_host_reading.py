@@ -28,7 +28,7 @@ from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env
 
 # Where Debian's cron keeps each user's crontab.
 CRONTABS = "/var/spool/cron/crontabs"
-COMMANDS = ("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl")
+COMMANDS = ("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl", "sudo")
 
 
 def _account(lookup, name):

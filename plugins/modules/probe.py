@@ -165,7 +165,8 @@ probe:
     commands:
       description: Whether each command the role uses is installed.
       type: dict
-      sample: {crontab: true, logrotate: true, zstd: false, flock: true, timeout: true, systemctl: true}
+      sample: {crontab: true, logrotate: true, zstd: false, flock: true, timeout: true, systemctl: true,
+              sudo: true}
     crontab:
       description: The app user's crontab, one line per item; empty without one.
       type: list

@@ -71,6 +71,20 @@ INBOX_UNIT = "server-monitoring-inbox.service"
 # A size as logrotate writes one (500k, 100M, 1G; k = 1024).
 SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+# What the app's auto-update runs as root (bin/lib/update.sh, _up_restart:
+# `sudo systemctl restart <units>`), word for word: the one command the role
+# lets the app user run through sudo, while auto-update is on.
+# tests/unit/test_upstream_contract.py reads it from the app's source.
+APP_ROOT_COMMAND = ["systemctl", "restart", "server-monitoring", "server-monitoring-inbox"]
+SUDOERS_FILE = "/etc/sudoers.d/server-maintanence"
+# Where sudo may find systemctl through secure_path: /usr/bin on Debian 12, 13
+# and a merged-/usr 11, /bin on a Debian 11 with /usr split. sudo matches a
+# rule's path by device and inode when it exists (match_command.c), so on a
+# merged /usr both rules name the same file.
+SYSTEMCTL_PATHS = ["/usr/bin/systemctl", "/bin/systemctl"]
+# sudo ignores a file of /etc/sudoers.d until it passes: the staged copy's
+# name ends in "~" (_file_safety.py), which sudo's includedir skips.
+SUDOERS_CHECK = "/usr/sbin/visudo -c -q -f %s"
 
 # The app's cron jobs. Names carry "server-maintanence": the app's `manage.py
 # check` looks for it in `crontab -l`. id: the job runner's name for the job
@@ -172,6 +186,20 @@ def jobs(inputs, hostname):
     return found
 
 
+def sudoers_grant(user):
+    """The sudoers drop-in: the app user may run APP_ROOT_COMMAND as root,
+    without a password, with exactly its arguments, and nothing else."""
+    command = " ".join(APP_ROOT_COMMAND[1:])
+    rules = ", ".join("%s %s" % (path, command) for path in SYSTEMCTL_PATHS)
+    return ("# Managed by server_maintanence.ops: the app's auto-update restarts its units.\n"
+            "%s ALL=(root) NOPASSWD: %s\n" % (user, rules))
+
+
+def auto_update_grant(inputs):
+    """Whether the sudoers drop-in is wanted: auto-update on, state present."""
+    return boolean(inputs[PREFIX + "auto_update_enabled"]) and inputs[PREFIX + "state"] == "present"
+
+
 def managed(inputs, files, wanted_jobs):
     """Everything the role puts on the host or removes, one row per path.
     `files`: {path: content} of the role's files (its templates rendered).
@@ -221,6 +249,8 @@ def managed(inputs, files, wanted_jobs):
         root_file(JOB_CONFIG, "0644", SHELL_SYNTAX),
         root_file(LOGROTATE_CONFIG, "0644", LOGROTATE_CHECK),
         root_file(HOURLY_RUNNER, "0755", SHELL_SYNTAX, wanted=value("logrotate_frequency") == "hourly"),
+        {"path": SUDOERS_FILE, "kind": "file", "content": sudoers_grant(value("user")), "owner": "root",
+         "group": "root", "mode": "0440", "validate": SUDOERS_CHECK, "wanted": auto_update_grant(inputs)},
     ]
     # The job runner's own files: the records of the jobs on, every lock, its
     # write lock and the metrics; then the records of the jobs turned off
@@ -265,7 +295,8 @@ def packages(inputs):
     """The packages the role needs, each with the command it provides."""
     return [{"package": "cron", "command": "crontab", "needed": True},
             {"package": "logrotate", "command": "logrotate", "needed": True},
-            {"package": "zstd", "command": "zstd", "needed": _zstd(inputs)}]
+            {"package": "zstd", "command": "zstd", "needed": _zstd(inputs)},
+            {"package": "sudo", "command": "sudo", "needed": auto_update_grant(inputs)}]
 
 
 def describe(inputs, files, hostname, report=False):

@@ -34,6 +34,8 @@ LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
 RUNNER = "/usr/local/bin/server-maintanence-job"
 RUNNER_CONFIG = "/etc/default/server-maintanence-job"
 STATE_DIR = "/var/lib/server-maintanence"
+# The sudoers drop-in granting the app user its update's restart (auto-update on).
+SUDOERS_GRANT = "/etc/sudoers.d/server-maintanence"
 # cron's environment: no login shell, a minimal PATH.
 CRON_ENV = "env -i PATH=/usr/bin:/bin SHELL=/bin/sh LOGNAME={0} HOME=/var/www SM_VIA=test".format(APP_USER)
 
@@ -291,7 +293,7 @@ def tree_listing(paths):
 
 
 ROLE_STATE = "crontab -l -u {user} 2>&1; {files}; stat -c '%n %a %U:%G' {dirs} 2>&1; true".format(
-    user=APP_USER, files=tree_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring",
+    user=APP_USER, files=tree_listing(["/etc/logrotate.d", "/etc/cron.hourly", "/etc/server-monitoring", "/etc/sudoers.d",
                                    "/etc/default/server-maintanence-job", "/usr/local/bin/server-maintanence-job"]),
     dirs=LOGS + " /var/lib/server-maintanence")
 LOGS_CONTENT = tree_listing([LOGS])

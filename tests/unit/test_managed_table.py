@@ -107,3 +107,24 @@ def test_the_env_file_row_carries_what_env_file_takes():
     # The maintenance module hands the planner's env_file step to the same code the env_file module runs.
     parameters = set(inspect.signature(_env_file.apply).parameters)
     assert {"path", "owner", "group", "mode", "setting"} <= parameters
+
+
+def _grant_and_sudo(**changes):
+    inputs = dict(INPUTS, **changes)
+    (row,) = [row for row in description.managed(inputs, FILES, description.jobs(inputs, "web1"))
+              if row["path"] == description.SUDOERS_FILE]
+    (sudo,) = [package for package in description.packages(inputs) if package["package"] == "sudo"]
+    return row, sudo["needed"]
+
+
+def test_the_sudo_grant_and_sudo_are_wanted_only_with_auto_update_on_and_state_present():
+    for on, state, wanted in ((True, "present", True), (False, "present", False), (True, "absent", False)):
+        row, needed = _grant_and_sudo(server_maintanence_auto_update_enabled=on, server_maintanence_state=state)
+        assert (row["wanted"], needed) == (wanted, wanted), (on, state)
+    row, _needed = _grant_and_sudo(server_maintanence_auto_update_enabled=True, server_maintanence_user="app")
+    assert (row["owner"], row["group"], row["mode"]) == ("root", "root", "0440")
+    assert row["validate"].startswith("/usr/sbin/visudo -c")
+    # One rule, for the app user, with no wildcard and no other tag than NOPASSWD.
+    rules = [line for line in row["content"].splitlines() if not line.startswith("#")]
+    assert len(rules) == 1 and rules[0].startswith("app ALL=(root) NOPASSWD: /usr/bin/systemctl restart ")
+    assert not set("*?[]\\=!") & set(rules[0].split("NOPASSWD: ", 1)[1])

@@ -120,6 +120,18 @@ def test_the_auto_update_script_accepts_the_options_the_role_passes(app, engine)
     assert "/%s %s" % (pathlib.PurePosixPath(script).name, " ".join(args)) in app.installer_lines()["auto-update"]
 
 
+def test_the_sudo_grant_is_the_one_command_the_apps_update_runs_as_root(app):
+    """The role's sudoers drop-in allows description.APP_ROOT_COMMAND only:
+    the app's update must run exactly that, and nothing else, through sudo."""
+    assert app.update_root_commands() == [description.APP_ROOT_COMMAND]
+    program, verb, *units = description.APP_ROOT_COMMAND
+    assert (program, verb) == ("systemctl", "restart")
+    # The units it restarts are the app's own deploy/systemd units.
+    assert {unit + ".service" for unit in units} == set(app.units())
+    grant = description.sudoers_grant("www-data")
+    assert grant.count(" ".join(description.APP_ROOT_COMMAND[1:])) == len(description.SYSTEMCTL_PATHS)
+
+
 def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(app, engine):
     name = "server-maintanence health check"
     crontab = "#Ansible: %s\n%s\n" % (name, engine[1][name])

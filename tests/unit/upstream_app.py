@@ -332,6 +332,26 @@ class UpstreamApp:
             f"{rel}: load_dotenv() no longer reads <base_dir>/<file>: {ast.unparse(calls[0])}"
         return "/".join(parts)
 
+    def update_root_commands(self) -> list[list[str]]:
+        """The commands the app's auto-update runs through sudo, each as its
+        words: every `sudo ...` in bin/update.sh, bin/lib/update.sh and the
+        libraries it sources; a word holding an expansion is refused (the
+        grant could not name it)."""
+        scripts, rel = ["bin/update.sh", "bin/lib/update.sh"], "bin/lib/update.sh"
+        sourced = re.findall(r'^source "\$_LIB_DIR/([\w.-]+)"$', self.text(rel), re.M)
+        assert sourced, f"{rel} no longer sources its libraries from $_LIB_DIR"
+        commands = []
+        for script in scripts + ["bin/lib/" + name for name in sourced]:
+            for line in self.text(script).splitlines():
+                if line.lstrip().startswith("#"):
+                    continue
+                for found in re.finditer(r"(?:^|[\s;&|(!])sudo\s+([^;&|)#]*)", line):
+                    words = shlex.split(found.group(1))
+                    assert not [w for w in words if re.search(r"[$`*?\[]", w)], \
+                        f"{script}: sudo runs a command with expansions: {line.strip()}"
+                    commands.append(words)
+        return commands
+
     def update_history(self) -> types.SimpleNamespace:
         """What bin/lib/update.sh's _up_record_history writes: the file (its
         directory variable and name), the JSON keys of its printf, the statuses

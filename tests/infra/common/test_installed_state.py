@@ -1,7 +1,7 @@
 """The state the role leaves on every host of every scenario."""
 
-from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, crontab_entries,
-                      crontab_lines, job_command, uv_on)
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, SUDOERS_GRANT,
+                      crontab_entries, crontab_lines, job_command, uv_on)
 
 
 def test_logs_dir_is_owned_by_the_app_and_closed_to_others(host):
@@ -93,3 +93,47 @@ def test_push_entry_exists_only_for_agents(host, app, cluster_role):
 
 def test_cron_daemon_is_running(host):
     assert host.process.filter(comm="cron")
+
+
+def test_the_sudo_grant_is_there_exactly_when_auto_update_is_on(host, inventory_vars, app):
+    grant = host.file(SUDOERS_GRANT)
+    if not inventory_vars.get("server_maintanence_auto_update_enabled"):
+        assert not grant.exists
+        return
+    assert (grant.is_file, grant.user, grant.group, grant.mode) == (True, "root", "root", 0o440)
+    # sudo's own checker accepts the whole configuration, the grant included.
+    checked = host.run("visudo -c")
+    assert checked.rc == 0 and SUDOERS_GRANT in checked.stdout, checked.stdout + checked.stderr
+    # What sudo itself says the app user may run: the app's update's one
+    # command as root (read from the app's source), wherever sudo finds systemctl.
+    (command,) = app.update_root_commands()
+    arguments = " ".join(command[1:])
+    listed = host.check_output("sudo -l -U %s", APP_USER)
+    allowed = listed.split("may run the following commands on ", 1)[1].split("\n", 1)[1]
+    commands = [line.strip() for line in allowed.splitlines() if line.strip()]
+    assert commands == ["(root) NOPASSWD: /usr/bin/%s %s, /bin/%s %s" % (command[0], arguments, command[0], arguments)], \
+        listed
+
+
+def test_sudo_finds_systemctl_and_allows_the_apps_restart_only(host, inventory_vars, app):
+    """sudo resolves `systemctl` through secure_path as the app's update runs
+    it, and matches the result against the grant, on this Debian's layout
+    (a split /usr on 11: /bin/systemctl). A host without systemd gets a
+    stand-in where Debian's systemd package puts it, removed after."""
+    (command,) = app.update_root_commands()
+    program, verb, *units = command
+    stand_in = host.run("command -v %s", program).rc != 0
+    if stand_in:
+        host.check_output("cp /bin/true /bin/%s", program)
+    try:
+        allowed = host.run("cd / && sudo -l -U %s %s" % (APP_USER, " ".join(command)))
+        others = [host.run("cd / && sudo -l -U %s %s" % (APP_USER, " ".join(words))).rc
+                  for words in ([program, "stop"] + units, [program, verb, units[0]], [program, verb] + units[::-1])]
+    finally:
+        if stand_in:
+            host.run("rm -f /bin/%s", program)
+    if inventory_vars.get("server_maintanence_auto_update_enabled"):
+        assert allowed.rc == 0 and allowed.stdout.strip().endswith(" ".join(command[1:])), allowed.stdout
+    else:
+        assert allowed.rc == 1, allowed.stdout
+    assert others == [1, 1, 1]

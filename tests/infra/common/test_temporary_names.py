@@ -1,7 +1,8 @@
 """The role writes every file under a temporary name first (and a run cut
 short can leave one). The host's own readers are the judge that such a name
 is never taken for configuration: logrotate reading /etc/logrotate.d, and
-run-parts running /etc/cron.daily (and cron.hourly) for cron."""
+run-parts running /etc/cron.daily (and cron.hourly) for cron, sudo reading
+/etc/sudoers.d."""
 
 import importlib.util
 import pathlib
@@ -41,3 +42,21 @@ def test_run_parts_runs_no_file_under_a_temporary_name(host, planted):
     would_run = host.check_output("run-parts --test /etc/cron.daily").split()
     assert "/etc/cron.daily/logrotate" in would_run
     assert planted["/etc/cron.daily/logrotate"] not in would_run
+
+
+def test_sudo_reads_no_grant_under_a_temporary_name(host):
+    """A grant staged under the role's temporary name (the sudoers drop-in
+    is written so, and checked with visudo before it goes live) is not read
+    by sudo's includedir; the same grant under a plain name is."""
+    grant = "nobody ALL=(root) NOPASSWD: /usr/bin/true\n"
+    staged = "/etc/sudoers.d/" + file_safety.temporary_name("server-maintanence")
+    plain = "/etc/sudoers.d/server-maintanence-probe"
+    assert host.run("command -v sudo").rc == 0, "this image has no sudo: rebuild it (scripts/build-images.sh)"
+    try:
+        host.check_output("printf %%s %s > %s && chmod 0440 %s", grant, staged, staged)
+        refused = host.run("sudo -l -U nobody")
+        assert "not allowed to run sudo" in refused.stdout and "/usr/bin/true" not in refused.stdout, refused.stdout
+        host.check_output("cp -p %s %s", staged, plain)
+        assert "/usr/bin/true" in host.check_output("sudo -l -U nobody")
+    finally:
+        host.run("rm -f %s %s", staged, plain)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from conftest import (APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, STATE_DIR, crontab_lines, module_calls,
-                      output, recap, run_site)
+from conftest import (APP_USER, LOGROTATE_CONFIG, LOGS, RUNNER, RUNNER_CONFIG, STATE_DIR, SUDOERS_GRANT, crontab_lines,
+                      module_calls, output, recap, run_site)
 
 ENV_READER = "/usr/local/lib/server-maintanence-env.py"
 
@@ -20,7 +20,7 @@ CRON_DAEMON = "ps -eo ppid=,stat=,comm= | grep -Eq '^ *1 [^Z][^ ]* +cron$'"
 FILES = ("find {files} /etc/cron.hourly /etc/server-monitoring -printf '%p %m %u:%g %s\\n' 2>&1 | sort; "
          "sha256sum {files} 2>&1; stat -c '%n %a %U:%G' {logs} {state}; "
          "ls -d {logs}/*.lock {state}/push.state {state}/inbox.state 2>&1").format(
-    files=" ".join((LOGROTATE_CONFIG, RUNNER, RUNNER_CONFIG, ENV_READER)), logs=LOGS, state=STATE_DIR)
+    files=" ".join((LOGROTATE_CONFIG, RUNNER, RUNNER_CONFIG, ENV_READER, SUDOERS_GRANT)), logs=LOGS, state=STATE_DIR)
 
 
 def edit_crontab(sed):
@@ -43,6 +43,10 @@ DRIFTS = {
     "job runner's settings edited": "sed -i 's/^metrics=.*/metrics=1/' " + RUNNER_CONFIG,
     "env file reader edited": "echo 'import os' >> " + ENV_READER,
     "env file reader chown-ed": "chown %s %s" % (APP_USER, ENV_READER),
+    # The auto-update's sudo grant (auto-update is on here), widened, loosened, removed.
+    "sudo grant widened": "echo '%s ALL=(ALL) NOPASSWD: ALL' >> %s" % (APP_USER, SUDOERS_GRANT),
+    "sudo grant chmod-ed": "chmod 0644 " + SUDOERS_GRANT,
+    "sudo grant deleted": "rm " + SUDOERS_GRANT,
     "hourly runner left from an hourly setting": "printf '#!/bin/sh\\n' > /etc/cron.hourly/server-maintanence-logrotate",
     "lock of an older release left in the logs": "touch %s/health.lock && chown %s %s/health.lock" % (
         LOGS, APP_USER, LOGS),

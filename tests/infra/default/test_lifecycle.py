@@ -1,7 +1,7 @@
 """Reruns, overlap, takeover of the installer's lines, uninstall and reinstall."""
 
-from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
-                      installer_lines, job_command, recap, run_as_app, run_site, snapshot, uv_on,
+from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, SUDOERS_GRANT, crontab_entries,
+                      crontab_lines, installer_lines, job_command, recap, run_as_app, run_site, snapshot, uv_on,
                       write_crontab)
 
 
@@ -63,7 +63,7 @@ def test_uninstall_twice_then_reinstall_matches_a_fresh_install(host, cron_pause
     assert not host.file(LOGROTATE_CONFIG).exists
     assert not host.run("ls %s/*.lock", LOGS).stdout
     for path in ("/usr/local/bin/server-maintanence-job", "/etc/default/server-maintanence-job",
-                 "/var/lib/server-maintanence"):
+                 "/var/lib/server-maintanence", SUDOERS_GRANT):
         assert not host.file(path).exists, path
     assert host.file(LOGS + "/django.log").content_string.endswith("keep-me\n")
 
@@ -105,3 +105,15 @@ def test_uv_is_found_where_the_apps_installer_looks_and_in_its_order(host, app, 
     restored = run_site(host)
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert " %s run python manage.py" % system_uv in crontab_entries(host)[health]
+
+
+def test_auto_update_off_takes_the_sudo_grant_away_and_on_gives_it_back(host, cron_paused):
+    installed = snapshot(host, logs_content=False)
+    assert host.file(SUDOERS_GRANT).exists
+    off = run_site(host, {"server_maintanence_auto_update_enabled": False})
+    assert off.returncode == 0, off.stdout[-3000:]
+    assert not host.file(SUDOERS_GRANT).exists
+    assert "server-maintanence auto-update" not in crontab_entries(host)
+    on = run_site(host)
+    assert on.returncode == 0, on.stdout[-3000:]
+    assert snapshot(host, logs_content=False) == installed

@@ -19,8 +19,8 @@ import subprocess
 import pytest
 import testinfra
 
-from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, RUNNER, RUNNER_CONFIG, STATE_DIR, cron_frozen, crontab_lines,
-                      new_container, output, recap, run_site, tree_listing, write_crontab)
+from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, RUNNER, RUNNER_CONFIG, STATE_DIR, SUDOERS_GRANT, cron_frozen,
+                      crontab_lines, new_container, output, recap, run_site, tree_listing, write_crontab)
 
 HARNESS = pathlib.Path(__file__).resolve().with_name("fault_python.py")
 FAULTY_PYTHON = "/usr/local/lib/sm-fault-python"
@@ -32,7 +32,8 @@ METRICS_DIR = "/var/lib/prometheus/node-exporter"
 # The app user's own line: never lost, whatever instant a run dies at.
 MINE = "17 4 * * * /bin/true # mine"
 # Every kind of write: the logrotate policy, the runner and its settings, a
-# directory with its creation record, a link, the crontab, the env file.
+# directory with its creation record, a link, the crontab, the env file, the
+# sudo grant.
 INVENTORY = {
     "ansible_connection": "community.docker.docker",
     "server_maintanence_auto_update_enabled": True,
@@ -43,7 +44,7 @@ INVENTORY = {
     "server_maintanence_metrics_dir": METRICS_DIR,
 }
 WRITTEN = [LOGROTATE_CONFIG, "/etc/cron.hourly", RUNNER, RUNNER_CONFIG, ENV_LOADER, "/etc/server-monitoring",
-           STATE_DIR, METRICS_DIR]
+           STATE_DIR, METRICS_DIR, "/etc/sudoers.d"]
 # Where a run's temporary names could be left.
 SWEPT = "/etc /usr/local /var/lib /run /opt"
 LEFTOVERS = "find %s -name '*.server-maintanence-tmp-*' 2>/dev/null; true" % SWEPT
@@ -61,6 +62,10 @@ CASES = {
         edit(LOGROTATE_CONFIG), "os.rename", "* %s *" % LOGROTATE_CONFIG, 0, LOGROTATE_CONFIG),
     "logrotate policy, while logrotate -d validates it": (
         edit(LOGROTATE_CONFIG), "subprocess.Popen", "*logrotate -d*server-maintanence-tmp-*", 0, LOGROTATE_CONFIG),
+    "sudo grant, while visudo validates it": (
+        edit(SUDOERS_GRANT), "subprocess.Popen", "*visudo -c*server-maintanence-tmp-*", 0, SUDOERS_GRANT),
+    "sudo grant, staged, about to go live": (edit(SUDOERS_GRANT), "os.rename", "* %s *" % SUDOERS_GRANT, 0,
+                                             SUDOERS_GRANT),
     "job runner, about to go live": (edit(RUNNER), "os.rename", "* %s *" % RUNNER, 0, RUNNER),
     "runner settings, about to go live": (edit(RUNNER_CONFIG), "os.rename", "* %s *" % RUNNER_CONFIG, 0,
                                           RUNNER_CONFIG),
@@ -157,8 +162,10 @@ def test_a_run_killed_at_each_kind_of_write_leaves_the_host_old_or_new_and_one_r
     else:
         assert path_state(host, target) in (before, clean["paths"][target]), path_state(host, target)
     assert MINE in crontab_lines(host)
-    # A leftover is nothing logrotate takes for a policy.
+    # A leftover is nothing logrotate takes for a policy, nor sudo for a grant.
     assert logrotate_errors(host) == []
+    checked = host.run("visudo -c")
+    assert checked.rc == 0 and "server-maintanence-tmp" not in checked.stdout, checked.stdout + checked.stderr
 
     assert_converged(host, clean["state"])
     assert MINE in crontab_lines(host)

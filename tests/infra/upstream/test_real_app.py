@@ -45,8 +45,9 @@ def env_file(app):
 def manage(host, app, args):
     """Run manage.py as the app user with its configuration read the way the
     app's units read it (systemd's EnvironmentFile=: prepare.yml pasted a
-    secret key that sh cannot source); a oneshot, since systemd-run --wait
-    needs the D-Bus the image lacks. Returns rc, stdout and stderr."""
+    secret key that sh cannot source); a oneshot, which systemd-run waits for
+    (its exit status is the command's), its output kept in files. Returns rc,
+    stdout and stderr."""
     out, err = "/run/sm-manage.out", "/run/sm-manage.err"
     host.run("rm -f %s %s", out, err)
     result = host.run("systemd-run --quiet --collect -p Type=oneshot -p User=%s -p WorkingDirectory=%s "
@@ -117,7 +118,7 @@ def test_installer_lines_are_taken_over_and_each_job_is_installed_once(host, app
     jobs = [line for line in crontab_lines(host) if line and not line.startswith("#")]
     assert not [line for line in jobs for tag in app.installer_lines() if line.endswith("# server-maintanence " + tag)]
     assert sum("run_pipeline --checks-only" in line for line in jobs) == 1
-    assert sum("update.sh" in line for line in jobs) == 0  # auto-update stays off here
+    assert sum("update.sh" in line for line in jobs) == 1  # the installer's line taken over
     assert sum("push_to_hub" in line for line in jobs) == (1 if hostname(host) == AGENT else 0)
 
 
@@ -142,7 +143,8 @@ def test_the_apps_check_does_read_the_crontab(agent, app):
 
 def test_the_health_line_appends_the_apps_pipeline_result(host, cron_paused):
     before = log_text(host, "cron.log")
-    run_job(host, HEALTH)
+    ran = run_job(host, HEALTH)
+    assert ran.rc == 0, (ran.stderr, appended(host, LOGS + "/cron.log", before)[-2000:])
     documents = [doc for doc in json_documents(appended(host, LOGS + "/cron.log", before)) if "run_id" in doc]
     assert len(documents) == 1 and documents[0]["status"], appended(host, LOGS + "/cron.log", before)[-2000:]
 

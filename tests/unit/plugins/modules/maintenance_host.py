@@ -43,7 +43,7 @@ def healthy(params, reading):
                "exists": True, "mode": "0755", "unsafe": False},
         "env": dict.fromkeys(reading["env_keys"]), "env_in_sync": dict.fromkeys(reading["env_wanted"], False),
         "env_refused": None,
-        "commands": dict.fromkeys(("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl"), True),
+        "commands": dict.fromkeys(("crontab", "logrotate", "zstd", "flock", "timeout", "systemctl", "sudo"), True),
         "crontab": [], "systemd": False, "cron_running": True,
         "services": {"cron_enabled": None, "logrotate_timer_enabled": None, "logrotate_timer_active": None},
         "units_active": dict.fromkeys(reading["units"], False), "paths": paths, "apt_lists": True,
