@@ -35,7 +35,7 @@ if ! command -v promtool >/dev/null 2>&1; then
     printf '#!/bin/sh\n# scripts/bootstrap.sh: start no service while it installs prometheus\nexit 101\n' >"$policy"
     chmod 0755 "$policy"
   fi
-  [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
+  apt-get update -qq
   status=0
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || status=$?
   [ -z "$own_policy" ] || rm -f "$policy"

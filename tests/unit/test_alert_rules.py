@@ -19,7 +19,9 @@ cases (test_a_misspelt_metric_fails_the_cases).
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -399,6 +401,15 @@ def test_rotation_is_overdue_after_its_frequency_and_one_run_of_logrotate(freque
     inputs = role_inputs(logrotate_frequency=frequency)
     settings = job_records.parse_settings(description.metrics_settings(inputs, description.jobs(inputs, "web1")))
     assert (settings["rotation_interval"], settings["rotation_late_after"]) == (interval, late)
+
+
+def test_the_rules_ship_in_the_collection():
+    """No build_ignore pattern of galaxy.yml leaves the rules file (or a folder above it) out of the tarball."""
+    patterns = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))["build_ignore"]
+    relative = RULES.relative_to(REPO)
+    paths = [str(relative)] + [str(parent) for parent in relative.parents if str(parent) != "."]
+    assert not [(path, pattern) for path in paths for pattern in patterns
+                if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(pathlib.PurePath(path).name, pattern)]
 
 
 def test_each_alert_says_what_and_where_to_read():

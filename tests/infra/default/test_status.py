@@ -220,6 +220,12 @@ def test_a_missing_metrics_directory_is_created_root_only_with_a_link_to_the_met
         assert families["server_maintanence_job_last_start_timestamp_seconds"][("health",)] == float(health["start"])
         assert families["server_maintanence_job_last_duration_seconds"][("health",)] == float(health["duration"])
         assert families["server_maintanence_job_last_run_skipped"][("update",)] == 0
+        # What the shipped alert rules compare with (docs/alerting.md), for the jobs on only:
+        # health every minute, the update daily, 2 intervals, weekly rotation, 1G.
+        assert families["server_maintanence_job_interval_seconds"] == {("health",): 60, ("update",): 86400}
+        assert families["server_maintanence_job_late_after_seconds"] == {("health",): 120, ("update",): 172800}
+        assert families["server_maintanence_logrotate_late_after_seconds"][()] == 8 * 86400
+        assert families["server_maintanence_logs_size_limit_bytes"][()] == 1024 ** 3
         used = int(host.check_output("du -sB1 %s | cut -f1", LOGS))
         assert abs(families["server_maintanence_logs_size_bytes"][()] - used) <= 8192
         assert host.check_output("ls -A %s", metrics_dir).split() == [
