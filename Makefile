@@ -2,7 +2,7 @@
 SHELL := /bin/sh
 VENV := .venv
 BIN := $(VENV)/bin
-SCENARIOS := default systemd distros cluster ssh upstream
+SCENARIOS := default systemd distros cluster ssh upstream alerting
 # The ends of the supported ansible-core range (tests/compat/<end>.txt);
 # `make compat COMPAT_ENDS=newest` runs one.
 COMPAT_ENDS := oldest newest
@@ -27,10 +27,10 @@ demo: host venv ## provision a local Debian container with the role and show the
 
 # Two lanes side by side after the set-up (scripts/run-stages.sh): no two
 # stages of different lanes share a container name or a file.
-test: ## everything CI runs: host set-up, lint, unit tests, the consumer project and the AWX runner, Galaxy's importer, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario
+test: ## everything CI runs: host set-up, lint, unit tests, the consumer project and the AWX runner, Galaxy's importer, both ends of the ansible-core range, runs cut short and full disks, every molecule scenario (alerting: Prometheus to the app's incidents)
 	scripts/run-stages.sh host venv images \
 	  -- lint unit ansible-test consumer galaxy-importer compat molecule-systemd molecule-distros molecule-cluster \
-	     molecule-ssh \
+	     molecule-ssh molecule-alerting \
 	  -- molecule-default faults molecule-upstream
 
 host: ## install apt dependencies (docker.io, mmdebstrap...) and start dockerd
