@@ -143,8 +143,9 @@ def lock_is_held(lock):
 
 @contextlib.contextmanager
 def holding_lock(lock):
-    """Hold lock from a background flock, as a still-running previous run would."""
-    holder = subprocess.Popen(["flock", str(lock), "sleep", "5"], start_new_session=True)
+    """Hold lock from a background flock, as a still-running previous run would,
+    until the block ends (never for a fixed time, which a loaded machine outlasts)."""
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "infinity"], start_new_session=True)
     try:
         wait_until(lambda: lock_is_held(lock), "the background flock holds %s" % lock)
         yield
