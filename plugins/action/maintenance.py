@@ -113,6 +113,10 @@ class ActionModule(ActionBase):
             "cache_valid_time": 3600 if found["apt_lists"] else 0}, task_vars=task_vars)
 
 
+def _short(names):
+    return [name.replace("server-maintanence ", "") for name in names]
+
+
 def summary(inputs, found):
     """What a run that changed something tells the operator: the settings
     that decide, and what was out of place. Never the content of a file or
@@ -134,6 +138,11 @@ def summary(inputs, found):
     if found["changed_paths"]:
         words.append("Paths put right: %s." % ", ".join(found["changed_paths"]))
     if found["taken_over"]:
-        words.append("Taking over %d line(s) that bin/install/cron.sh wrote in %s's crontab; the role's entries "
-                     "replace them." % (found["taken_over"], value("user")))
+        installer = found.get("installer_jobs") or {}
+        said = ["%s replaced by the role's entries" % ", ".join(_short(installer.get("replaced") or []))
+                if installer.get("replaced") else "",
+                "%s removed without an entry, as %sdrop_installer_jobs allows" % (
+                    ", ".join(_short(installer["dropped"])), PREFIX) if installer.get("dropped") else ""]
+        words.append("Taking over %d line(s) that bin/install/cron.sh wrote in %s's crontab: %s." % (
+            found["taken_over"], value("user"), "; ".join(part for part in said if part)))
     return " ".join(words)

@@ -171,10 +171,8 @@ def env_lines(settings):
     (<project_dir>/logs) is passed on as LOGS_DIR.
     """
     lines = {}
-    logs_dir, project_dir = settings.get("logs_dir"), settings.get("project_dir")
-    if logs_dir and project_dir and posixpath.normpath(logs_dir) != posixpath.join(
-            posixpath.normpath(project_dir), "logs"):
-        # config/settings.py: LOGS_DIR, else BASE_DIR / "logs"; django.log goes there.
+    logs_dir = logs_dir_setting(settings.get("logs_dir"), settings.get("project_dir"))
+    if logs_dir:
         lines["LOGS_DIR"] = logs_dir
     if settings["cluster_role"] in ("agent", "both"):
         lines["HUB_URL"] = settings["hub_url"]
@@ -191,6 +189,18 @@ def env_lines(settings):
         # The app turns auth on only for exactly "1".
         lines["API_KEY_AUTH_ENABLED"] = "1" if settings["api_key_auth_enabled"] else "0"
     return lines
+
+
+def logs_dir_setting(logs_dir, project_dir):
+    """The LOGS_DIR the app must be given for it to write its logs in
+    logs_dir, or None when logs_dir is the app's default, <project_dir>/logs:
+    config/settings.py takes LOGS_DIR, else BASE_DIR / "logs" (django.log,
+    checks.log), and bin/lib/paths.sh LOG_DIR from LOGS_DIR, else
+    $PROJECT_DIR/logs (update.log, update-history.jsonl)."""
+    if logs_dir and project_dir and posixpath.normpath(logs_dir) != posixpath.join(
+            posixpath.normpath(project_dir), "logs"):
+        return logs_dir
+    return None
 
 
 def _hostname(url):

@@ -238,6 +238,59 @@ def _free_space(path):
     return found.f_bavail * found.f_frsize
 
 
+# The app's systemd unit, whose presence makes bin/update.sh take the host
+# for a systemd one (bin/lib/health_check.sh detect_mode).
+APP_UNIT = "server-monitoring.service"
+# The D-Bus system bus: the app user's systemctl reaches systemd through it.
+SYSTEM_BUS = "/run/dbus/system_bus_socket"
+# A project .env larger than this is not read.
+PROJECT_ENV_LIMIT = 64 << 10
+
+
+def _grep_value(content, key):
+    """The value of key as the app's bin/lib/health_check.sh reads it
+    (grep -E "^KEY=" .env | tail -1 | cut -d= -f2-): the rest of the last
+    line that starts with KEY=, as bytes; None without one, or when grep
+    would take the file for a binary one (a NUL byte)."""
+    if b"\0" in content:
+        return None
+    prefix = key.encode("ascii") + b"="
+    found = [line[len(prefix):] for line in content.split(b"\n") if line.startswith(prefix)]
+    return found[-1] if found else None
+
+
+def _update_mode(module, path, systemd, systemctl):
+    """The mode the app's bin/update.sh will pick (bin/lib/health_check.sh
+    detect_mode), from the project .env at path (which the app user writes:
+    read only when it is a regular file reached through no link that user
+    could have planted, without blocking, at most PROJECT_ENV_LIMIT bytes;
+    only DEPLOY_METHOD and DJANGO_ENV judged, nothing of it reported) and
+    the app's unit as the app user's systemctl would find it: systemd PID 1,
+    the D-Bus system bus socket there, and the unit file known to systemd.
+    {mode: docker, systemd, prod, dev, or null when the .env could not be
+    read; systemd: why the unit test failed, or null}."""
+    content = b""
+    if safety.lstat(path) is not None:
+        content = None if _planted_link(path) else read_file(path, PROJECT_ENV_LIMIT)
+    if content is None:
+        return {"mode": None, "systemd": None}
+    if _grep_value(content, "DEPLOY_METHOD") == b"docker":
+        return {"mode": "docker", "systemd": None}
+    bus = safety.lstat(SYSTEM_BUS)
+    if not systemd:
+        why = "systemd is not PID 1"
+    elif bus is None or not stat.S_ISSOCK(bus.st_mode):
+        why = "there is no D-Bus system bus (%s)" % SYSTEM_BUS
+    elif not systemctl:
+        why = "systemctl is missing"
+    else:
+        out = module.run_command(["systemctl", "list-unit-files", APP_UNIT])[1]
+        why = None if "server-monitoring" in out else "systemd does not know %s" % APP_UNIT
+    if why is None:
+        return {"mode": "systemd", "systemd": None}
+    return {"mode": "prod" if _grep_value(content, "DJANGO_ENV") == b"prod" else "dev", "systemd": why}
+
+
 # The options a reading takes, as an argument spec (the probe module's, and
 # part of the maintenance module's).
 OPTIONS = {
@@ -256,6 +309,7 @@ OPTIONS = {
     "jobs": {"type": "list", "elements": "str", "default": []},
     "logs_dir": {"type": "path", "default": ""},
     "logrotate_state": {"type": "path", "default": "/var/lib/logrotate/status"},
+    "project_env": {"type": "str", "default": ""},
 }
 
 
@@ -316,4 +370,6 @@ def read_host(module, params):
         "apt_lists": any(name.endswith("_Packages") or "_Packages." in name
                          for name in _listdir("/var/lib/apt/lists")),
         "user_groups": _user_groups(params["user"]),
+        "update_mode": _update_mode(module, params["project_env"], systemd, commands["systemctl"])
+        if params["project_env"] else None,
     })

@@ -14,7 +14,7 @@ import hashlib
 import json
 import posixpath
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import reconcile
+from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import installer_lines, reconcile
 
 
 PREFIX = "server_maintanence_"
@@ -36,8 +36,10 @@ def host_errors(probe, settings):
     the role's table, {path, kind, setting}: the paths the app user could
     plant a link at or under), user,
     group, uv (the path the entries will run), manage_packages, packages
-    ({package, command, needed}), cron_daily_runner. With state absent only
-    the guarded paths are checked."""
+    ({package, command, needed}), cron_daily_runner, and optionally jobs
+    ({name, wanted, kept_by, drop_installer}), env_file and env_logs_dir
+    (the LOGS_DIR the host's env file must set; "" for none). With state
+    absent only the guarded paths are checked."""
     errors = _planted(probe, settings["guarded"])
     if settings["state"] == "absent":
         return errors
@@ -61,11 +63,56 @@ def host_errors(probe, settings):
     refused = env_refused_message(probe)
     if refused:
         errors.append(refused)
+    errors.extend(_dropped_installer_jobs(probe["crontab"], settings.get("jobs", []), settings["user"]))
+    logs_dir = settings.get("env_logs_dir")
+    if logs_dir:
+        errors.extend(_logs_dir_unset(probe["env"].get("LOGS_DIR"), logs_dir, settings["env_file"]))
     runner = settings["cron_daily_runner"]
     if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
         errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
                       "Reinstall the logrotate package" % runner)
     return errors
+
+
+def _dropped_installer_jobs(crontab, jobs, user):
+    """A message for each job whose line the app's installer wrote in the
+    crontab and that the role would remove without its own entry: the job
+    is off, and drop_installer_jobs does not let the line go. Never the
+    line itself (the app user writes that crontab)."""
+    found = set(name for _line, name in installer_lines(crontab, [job["name"] for job in jobs]))
+    return ["the app's installer (bin/install/cron.sh) set up the %s in %s's crontab, and the role would remove "
+            "its line without installing its own entry: keep the job with %s, or let the line go with "
+            "%sdrop_installer_jobs: [%s]" % (job["name"], user, job["kept_by"], PREFIX, job["id"])
+            for job in jobs if job["name"] in found and not job["wanted"] and not job.get("drop_installer")]
+
+
+def _logs_dir_unset(found, logs_dir, env_file):
+    """The message when the host's env file does not give the app LOGS_DIR
+    = logs_dir; [] when it does. Only LOGS_DIR's value is shown."""
+    if found is not None and posixpath.normpath(found) == posixpath.normpath(logs_dir):
+        return []
+    return ["%slogs_dir %s is not the app's default (<project_dir>/logs), and the app writes its logs there "
+            "(django.log, checks.log, update.log, update-history.jsonl) only when LOGS_DIR reaches it through "
+            "its environment, but %s %s: the logs would never be rotated and status would read the update "
+            "history from the wrong directory. Set %smanage_env_file: true (the role then writes LOGS_DIR "
+            "there), or set LOGS_DIR=%s in %s yourself"
+            % (PREFIX, logs_dir, env_file, "does not set LOGS_DIR" if found is None
+               else "sets LOGS_DIR to %s" % json.dumps(found), PREFIX, logs_dir, env_file)]
+
+
+def update_mode_warning(probe):
+    """The warning when the app's bin/update.sh would take the host for a
+    development one (probe["update_mode"]: read only while the auto-update
+    job is on), or None."""
+    found = probe.get("update_mode") or {}
+    if found.get("mode") != "dev":
+        return None
+    return ("%sauto_update_enabled: the app's bin/update.sh will take this host for a development one and run "
+            "`uv sync --all-extras --dev` on each update (bin/lib/health_check.sh detect_mode: the project's "
+            ".env sets neither DEPLOY_METHOD=docker nor DJANGO_ENV=prod, and %s, so the app user's "
+            "`systemctl list-unit-files server-monitoring.service` does not list it). Set DJANGO_ENV=prod in "
+            "the project's .env, or install the app's server-monitoring.service unit"
+            % (PREFIX, found.get("systemd")))
 
 
 def env_refused_message(probe):

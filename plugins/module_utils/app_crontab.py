@@ -6,8 +6,9 @@ read, and apply() writes it, so both decide alike whether it must change.
 
 An entry is written as ansible.builtin.cron writes one, a header
 `#Ansible: <name>` followed by its line, and edited where it stands. Lines
-that the app's own installer (bin/install/cron.sh) wrote are taken over:
-removed, the role's entries replacing them. A malformed entry of the role's
+that the app's own installer (bin/install/cron.sh) wrote, tagged with the
+name of an entry, are taken over: removed, the role's entry replacing them
+when it is present. A malformed entry of the role's
 (a header whose line was deleted, a header twice, a line without its header)
 is rewritten as one well-formed entry. Every other line is kept as it is.
 """
@@ -22,21 +23,23 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 
 HEADER = "#Ansible: "
-# The app's installer tags its lines with these comments.
-INSTALLER_TAGS = ("health check", "auto-update", "cluster push")
-_INSTALLER_LINE = re.compile(
-    r"#\s*server-maintanence (?:%s)\s*$" % "|".join(re.escape(tag) for tag in INSTALLER_TAGS))
 
 
-def installer_lines(lines):
-    """The lines the app's installer wrote: tagged, not a comment, and not
-    under a header of Ansible's."""
+def installer_lines(lines, names):
+    """The lines the app's installer (bin/install/cron.sh) wrote, each with
+    the name of the job it is: the installer ends each line with the comment
+    `# <name>`, the name the role gives the same job's entry (`names`). A
+    tagged line that is a comment, or stands under a header of Ansible's, is
+    not the installer's. [(line, name)]."""
+    if not names:
+        return []
+    tagged = re.compile(r"#\s*(%s)\s*$" % "|".join(re.escape(name) for name in names))
     found = []
     previous = ""
     for line in lines:
-        if _INSTALLER_LINE.search(line) and not line.lstrip().startswith("#") \
-                and not previous.startswith(HEADER):
-            found.append(line)
+        match = tagged.search(line)
+        if match and not line.lstrip().startswith("#") and not previous.startswith(HEADER):
+            found.append((line, match.group(1)))
         previous = line
     return found
 
@@ -53,9 +56,11 @@ def reconcile(lines, entries, take_over=True):
     once `entries` ([{name, line, state, markers}]) are applied. `markers`:
     texts that make a job line the entry's (its runner call, or the lock of
     the inline wrapper of older releases). Without take_over the installer's
-    lines are kept (uninstall)."""
+    lines are kept (uninstall). An installer's line is the job of the entry
+    whose name it is tagged with (installer_lines)."""
     by_header = {HEADER + entry["name"]: entry for entry in entries}
-    taken_over = installer_lines(lines) if take_over else []
+    taken_over = [line for line, _name in installer_lines(lines, [entry["name"] for entry in entries])] \
+        if take_over else []
     result, placed = [], set()
 
     def place(entry):

@@ -20,8 +20,11 @@ description:
     M(ansible.builtin.cron) writes, so entries it made are recognised; an
     entry is edited where it stands, and a new one is appended."
   - Takes over the lines the app's own installer (C(bin/install/cron.sh))
-    wrote, tagged C(# server-maintanence health check), C(auto-update) or
-    C(cluster push); they are removed, the role's entries replacing them.
+    wrote for the jobs of O(entries). A line that ends with C(# <name>) of an
+    entry (the installer tags its lines C(# server-maintanence health check),
+    C(# server-maintanence auto-update) and C(# server-maintanence cluster push),
+    the names the role gives the same jobs) is removed, the entry replacing it
+    when it is present. A line tagged with the name of no entry is kept.
   - A malformed entry (a header whose line was deleted, a header twice, a job
     line without its header, recognised by O(entries[].markers)) is rewritten
     as one entry. Every other line is kept as it is.

@@ -96,6 +96,20 @@ options:
     description: The app's logs directory.
     type: path
     default: ''
+  env_logs_dir:
+    description:
+      - The C(LOGS_DIR) the host's own O(env_file) must already set (the logs directory is not the app's
+        default and the role does not write the env file); the host is refused before any change otherwise.
+      - Empty, no such rule.
+    type: str
+    default: ''
+  project_env:
+    description:
+      - The app's project C(.env), from which the app's C(bin/update.sh) reads its mode; read (never through a
+        link, without blocking, only C(DEPLOY_METHOD) and C(DJANGO_ENV)) to warn when the update would take the
+        host for a development one. Empty, not read.
+    type: str
+    default: ''
   state_dir:
     description: The job runner's state directory.
     type: path
@@ -206,6 +220,20 @@ taken_over:
       user writes that crontab.
   returned: always
   type: int
+installer_jobs:
+  description:
+    - The jobs whose lines of the app's installer were (or would be) removed, by name; never a line.
+  returned: always
+  type: dict
+  contains:
+    replaced:
+      description: The jobs whose installer lines the role's entries replaced.
+      type: list
+      elements: str
+    dropped:
+      description: The jobs whose installer lines were removed without an entry, as C(server_maintanence_drop_installer_jobs) allows.
+      type: list
+      elements: str
 changed_keys:
   description: The env file's keys that were (or would be) set.
   returned: always
@@ -231,7 +259,7 @@ from ansible_collections.server_maintanence.ops.plugins.module_utils import _fil
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 from ansible_collections.server_maintanence.ops.plugins.module_utils._host_reading import OPTIONS, read_host
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import (
-    RECORD_NAME, host_errors, host_warnings, plan)
+    RECORD_NAME, host_errors, host_warnings, plan, update_mode_warning)
 
 ARGUMENTS = {
     "state": {"type": "str", "choices": ["present", "absent", "status"], "default": "present"},
@@ -248,6 +276,8 @@ ARGUMENTS = {
     "jobs": {"type": "list", "elements": "dict", "default": []},
     "runner": {"type": "path", "default": "/usr/local/bin/server-maintanence-job"},
     "logs_dir": {"type": "path", "default": ""},
+    "env_logs_dir": {"type": "str", "default": ""},
+    "project_env": {"type": "str", "default": ""},
     "state_dir": {"type": "path", "default": ""},
     "packages": {"type": "list", "elements": "dict", "default": []},
     "manage_packages": {"type": "bool", "default": True},
@@ -272,7 +302,9 @@ def reading(params):
         "user": params["user"], "group": params["group"],
         "uv_path": params["uv_path"], "uv_candidates": params["uv_candidates"],
         "env_file": params["env_file"],
-        "env_keys": sorted(params["env_plain"]), "env_wanted": params["env_secret"],
+        # LOGS_DIR also when the host's own env file must set it (env_logs_dir).
+        "env_keys": sorted(set(params["env_plain"]) | ({"LOGS_DIR"} if params["env_logs_dir"] else set())),
+        "env_wanted": params["env_secret"], "project_env": params["project_env"],
         "units": ([params["inbox_unit"]] if params["inbox_unit"] else []) if report else params["env_units"],
         "paths": [] if report else sorted(set(path for path in paths if path)),
         "checksums": [row["path"] for row in rows if row["kind"] == "file"],
@@ -306,7 +338,8 @@ class Engine(object):
         self.module = module
         self.params = module.params
         self.result = {"changed": False, "steps": [], "packages": [], "changed_paths": [], "kept": [],
-                       "taken_over": 0, "changed_keys": [], "restarted": []}
+                       "taken_over": 0, "installer_jobs": {"replaced": [], "dropped": []},
+                       "changed_keys": [], "restarted": []}
         self.diffs = []
 
     def fail(self, msg):
@@ -331,7 +364,8 @@ class Engine(object):
         errors = host_errors(probe, {
             "state": params["state"], "guarded": guarded, "user": params["user"], "group": params["group"],
             "uv": probe["uv"]["path"], "manage_packages": params["manage_packages"],
-            "packages": params["packages"], "cron_daily_runner": params["cron_daily_runner"]})
+            "packages": params["packages"], "cron_daily_runner": params["cron_daily_runner"],
+            "jobs": params["jobs"], "env_file": params["env_file"], "env_logs_dir": params["env_logs_dir"]})
         if errors:
             # Before any change; every message names its variable.
             self.fail(errors)
@@ -339,6 +373,9 @@ class Engine(object):
                                   for job in params["jobs"]]
         for warning in host_warnings(probe, {"state": params["state"], "guarded": guarded}):
             self.module.warn(warning)
+        update_mode = update_mode_warning(probe) if params["state"] == "present" else None
+        if update_mode:
+            self.module.warn(update_mode)
         if params["state"] == "present" and not probe["uv"]["exists"]:
             # Provisioning often comes before the app: a warning, not a repair.
             self.module.warn(_uv_warning(probe))
@@ -421,6 +458,10 @@ class Engine(object):
         sub = app_crontab.apply(self.module, user, entries, take_over=present, before=probe["crontab"])
         self._take(sub)
         self.result["taken_over"] = len(sub["taken_over"])
+        wanted = dict((job["name"], job["wanted"]) for job in self.params["jobs"])
+        for name in sorted(set(name for line, name in app_crontab.installer_lines(probe["crontab"], list(wanted))
+                               if line in sub["taken_over"])):
+            self.result["installer_jobs"]["replaced" if wanted[name] else "dropped"].append(name)
 
     def _env_file(self, probe, step):
         shown = safety.shown(step["path"], step["setting"])

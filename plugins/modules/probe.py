@@ -109,6 +109,14 @@ options:
     description: logrotate's state file; read with O(report).
     type: path
     default: /var/lib/logrotate/status
+  project_env:
+    description:
+      - The app's project C(.env), from which the app's C(bin/update.sh) picks its mode; empty, not read.
+      - Read only when it is a regular file that no link a non-root user could have planted leads to,
+        without blocking, at most 64 KiB; only C(DEPLOY_METHOD) and C(DJANGO_ENV) are judged, and nothing
+        of it is reported.
+    type: str
+    default: ''
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -120,7 +128,7 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Runs C(crontab -l -u) and C(systemctl is-enabled)/C(is-active); changes nothing.
+  - Runs C(crontab -l -u), C(systemctl is-enabled)/C(is-active) and, with O(project_env), C(systemctl list-unit-files); changes nothing.
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """
@@ -248,6 +256,16 @@ probe:
       sample: {last: {timestamp: "2026-12-01T03:30:02+0000", old_sha: 77c4be3, new_sha: 9f1e2d3,
                status: failed, commits: 0, mode: systemd, auto_update: true, failed_step: migrate,
                rolled_back: true, time: 1796095802}, bad: 0, error: null}
+    update_mode:
+      description:
+        - With O(project_env), the mode the app's C(bin/update.sh) will pick (C(bin/lib/health_check.sh)
+          C(detect_mode)) as C(mode) (docker, systemd, prod or dev; null when O(project_env) could not be
+          read), and C(systemd), why the host is not taken for a systemd one (null when it is, or with
+          docker). The systemd test is the app user's C(systemctl list-unit-files server-monitoring.service)
+          as the role judges it from root, systemd PID 1, the D-Bus system bus socket there, and the unit
+          listed. Null without O(project_env).
+      type: dict
+      sample: {mode: dev, systemd: systemd is not PID 1}
     crontab_changed:
       description: With O(report), when O(user)'s crontab last changed (its file's mtime), as a Unix time; null without one.
       type: float

@@ -19,7 +19,7 @@ import posixpath
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines
+from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines, logs_dir_setting
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, cron_splay, late_after
 
 PREFIX = "server_maintanence_"
@@ -87,7 +87,8 @@ SYSTEMCTL_PATHS = ["/usr/bin/systemctl", "/bin/systemctl"]
 SUDOERS_CHECK = "/usr/sbin/visudo -c -q -f %s"
 
 # The app's cron jobs. Names carry "server-maintanence": the app's `manage.py
-# check` looks for it in `crontab -l`. id: the job runner's name for the job
+# check` looks for it in `crontab -l`; the app's installer (bin/install/cron.sh)
+# tags the lines it writes for a job with `# <the same name>`. id: the job runner's name for the job
 # (its lock, state file and metrics label). A job runs `command`, or
 # `manage`: the arguments of manage.py, run with the uv found on the host.
 # on, schedule, timeout: the variables (without the prefix) that set them.
@@ -171,18 +172,32 @@ def _zstd(inputs):
     return boolean(inputs[PREFIX + "logrotate_compress"]) and inputs[PREFIX + "logrotate_compression"] == "zstd"
 
 
+# What keeps the push job on (it has no "on" variable of its own).
+PUSH_KEPT_BY = "%scluster_role agent or both, with %shub_url" % (PREFIX, PREFIX)
+
+
+def kept_by(job):
+    """The setting that keeps a job on, in words."""
+    return PUSH_KEPT_BY if job["on"] is None else "%s%s: true" % (PREFIX, job["on"])
+
+
 def jobs(inputs, hostname):
     """The app's jobs with this host's settings: wanted, schedule (the push
-    spread over its interval by host name, with push_splay), timeout."""
+    spread over its interval by host name, with push_splay), timeout;
+    kept_by (the setting that keeps it on, for messages) and drop_installer
+    (whether drop_installer_jobs lets a line of the app's installer for it go
+    without the role's entry)."""
     found = []
     agent = inputs[PREFIX + "cluster_role"] in ("agent", "both")
+    drop = inputs[PREFIX + "drop_installer_jobs"]
     for job in JOBS:
         schedule = inputs[PREFIX + job["schedule"]]
         if job["id"] == "push" and boolean(inputs[PREFIX + "push_splay"]):
             schedule = cron_splay(schedule, hostname)
         found.append(dict({key: value for key, value in job.items() if key not in ("on", "schedule", "timeout")},
                           wanted=agent if job["on"] is None else boolean(inputs[PREFIX + job["on"]]),
-                          schedule=schedule, timeout=str(inputs[PREFIX + job["timeout"]])))
+                          schedule=schedule, timeout=str(inputs[PREFIX + job["timeout"]]),
+                          kept_by=kept_by(job), drop_installer=job["id"] in drop))
     return found
 
 
@@ -299,6 +314,24 @@ def packages(inputs):
             {"package": "sudo", "command": "sudo", "needed": auto_update_grant(inputs)}]
 
 
+def env_logs_dir(inputs):
+    """The LOGS_DIR the host's own env file must already set, or "": the
+    logs directory is not the app's default, and the role does not write
+    the env file (which would carry it)."""
+    if boolean(inputs[PREFIX + "manage_env_file"]):
+        return ""
+    return logs_dir_setting(inputs[PREFIX + "logs_dir"], inputs[PREFIX + "project_dir"]) or ""
+
+
+def project_env(inputs, wanted_jobs):
+    """The app's project .env, which bin/update.sh reads its mode from, when
+    the auto-update job is on; else ""."""
+    update_on = any(job["id"] == "update" and job["wanted"] for job in wanted_jobs)
+    if inputs[PREFIX + "state"] != "present" or not update_on:
+        return ""
+    return posixpath.join(inputs[PREFIX + "project_dir"], ".env")
+
+
 def describe(inputs, files, hostname, report=False):
     """The maintenance module's arguments: the whole host as the inputs want
     it. `files`: {path: content} of the role's files."""
@@ -323,6 +356,8 @@ def describe(inputs, files, hostname, report=False):
         "jobs": wanted_jobs,
         "runner": JOB_RUNNER,
         "logs_dir": value("logs_dir"),
+        "env_logs_dir": env_logs_dir(inputs) if value("state") == "present" and not report else "",
+        "project_env": project_env(inputs, wanted_jobs),
         "state_dir": value("state_dir"),
         "packages": packages(inputs),
         "manage_packages": boolean(value("manage_packages")),

@@ -9,7 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, late_after
-from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import env_refused_message
+from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import (
+    env_refused_message, update_mode_warning)
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT, size_bytes
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX
 
@@ -56,7 +57,8 @@ def status_report(probe, settings):
     not running, a state directory the runner cannot write its records in
     (full, read-only, or closed to the app user), the logs directory above
     max_logs_size, the app's last update attempt failed (a warning instead
-    with fail_on_failed_update false). `settings`: cluster_role, jobs ([{id,
+    with fail_on_failed_update false); and, as a warning, an auto-update the
+    app would run as on a development host. `settings`: cluster_role, jobs ([{id,
     name, schedule}] of the jobs the host should run), max_intervals,
     max_logs_size, logs_dir, state_dir, and optionally
     fail_on_failed_update (default true). And what drains the app's
@@ -128,6 +130,9 @@ def status_report(probe, settings):
     drain = [kind for kind in ("unit", "cron") if kind in draining]
     if not drain:
         warnings.append(_no_drain(any(job["id"] == INBOX_JOB for job in settings["jobs"]), limit_factor))
+    dev = update_mode_warning(probe)
+    if dev:
+        warnings.append(dev)
     return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
             "logs_size": logs["size"], "logs_free": logs["free"],
             "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],

@@ -216,7 +216,14 @@ def _rule_errors(inputs):
             fail("instance_id", "must be one word of letters, digits and . _ : -; got %r"
                  % (inputs["instance_id"],))
         key = inputs.get("hub_api_key")
-        if key is not None and not _matches(_API_KEY, key):
+        if inputs["cluster_role"] in ("agent", "both") and key in (None, ""):
+            fail("hub_api_key", "is required when %scluster_role is %s and %smanage_env_file is true: the app's "
+                                "push_to_hub refuses to push without HUB_API_KEY, whatever the hub's "
+                                "API_KEY_AUTH_ENABLED (a hub with API key auth off still needs a non-empty "
+                                "HUB_API_KEY on the agent). Mint it on the hub with manage.py create_api_key "
+                                "--name <agent> and keep it in Ansible Vault (docs/cluster.md)"
+                 % (PREFIX, inputs["cluster_role"], PREFIX))
+        elif key is not None and not _matches(_API_KEY, key):
             # Never echo the value: it is a secret.
             fail("hub_api_key", "must be one line of letters, digits and . _ + / = - (no spaces, "
                                 "quotes or shell metacharacters); its value is not shown")

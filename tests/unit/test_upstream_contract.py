@@ -9,13 +9,19 @@ container starts.
 """
 
 import importlib.util
+import os
 import pathlib
+import shutil
+import socket
+import subprocess
+import types
 
 import pytest
 import yaml
 
 import upstream_app
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -139,8 +145,73 @@ def test_the_health_entry_carries_every_marker_the_apps_crontab_check_looks_for(
     assert not missing
 
 
-def test_the_lines_the_role_takes_over_are_the_ones_the_apps_installer_writes(app):
-    assert set(app_crontab.INSTALLER_TAGS) == set(app.installer_lines())
+def test_each_line_the_apps_installer_writes_is_tagged_with_the_name_of_the_roles_entry_for_its_job(app):
+    """The role knows an installer's line by its tag, `# <the name of the
+    role's entry for the same job>`: each tag the app's bin/install/cron.sh
+    writes must name one of the role's jobs, and the command the installer
+    tags with it must be that job's."""
+    names = {job["name"]: job for job in description.JOBS}
+    for tag, command in app.installer_lines().items():
+        job = names.get(upstream_app.CRON_TAG[2:] + tag)
+        assert job, "the app's installer tags a line %r, the name of none of the role's jobs" % tag
+        run = job.get("manage") or job["command"].split()[0]
+        assert run.split()[0].rsplit("/", 1)[-1] in command, (tag, command)
+    lines = ["*/5 * * * * %s %s%s" % (command, upstream_app.CRON_TAG, tag)
+             for tag, command in app.installer_lines().items()]
+    found = app_crontab.installer_lines(lines, list(names))
+    assert [line for line, _name in found] == lines
+
+
+def test_push_to_hub_refuses_an_empty_key_whatever_the_hubs_api_key_auth(app):
+    """The role refuses an agent without server_maintanence_hub_api_key and
+    offers no exception for a hub whose API key auth is off: the app's
+    push_to_hub refuses to push with an empty HUB_API_KEY under no other
+    condition. If the app stops requiring the key (or requires it only with
+    the hub's auth on), this fails, and the exception becomes possible."""
+    assert app.push_key_checks() == ["not api_key"]
+    assert "API_KEY_AUTH_ENABLED" not in app.text("apps/alerts/management/commands/push_to_hub.py")
+
+
+ENV_CASES = [None, b"", b"DJANGO_ENV=prod\n", b"DJANGO_ENV=prod", b"DJANGO_ENV=prod\r\n", b" DJANGO_ENV=prod\n",
+             b"export DJANGO_ENV=prod\n", b'DJANGO_ENV="prod"\n', b"DJANGO_ENV=prod # prod\n",
+             b"DJANGO_ENV=prod\nDJANGO_ENV=dev\n", b"DJANGO_ENV=dev\nDJANGO_ENV=prod\n", b"DJANGO_ENV=production\n",
+             b"DEPLOY_METHOD=docker\n", b"DEPLOY_METHOD=bare\nDJANGO_ENV=prod\n", b"DEPLOY_METHOD=docker\nx\0\n",
+             b"DEPLOY_METHOD=docker \n", b"DEPLOY_METHOD=docker\nDEPLOY_METHOD=bare\n"]
+
+
+@pytest.mark.parametrize("unit_listed", [False, True])
+@pytest.mark.parametrize("content", ENV_CASES)
+def test_the_updates_mode_is_read_as_the_apps_detect_mode_reads_it(app, tmp_path, monkeypatch, content, unit_listed):
+    """bin/lib/health_check.sh's own detect_mode, run by bash on a project
+    .env, against the role's reading of the same file. Its systemd test, as
+    the app user's systemctl answers: on a host without docker (the
+    heuristic for a .env without DEPLOY_METHOD is not the role's to judge),
+    systemd PID 1 with its D-Bus socket, and the unit listed or not."""
+    project = tmp_path / "project"
+    project.mkdir()
+    if content is not None:
+        (project / ".env").write_bytes(content)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("grep", "tail", "cut"):
+        os.symlink(shutil.which(tool), tools / tool)
+    listing = "UNIT FILE STATE PRESET\n%s0 unit files listed.\n" % (
+        "server-monitoring.service enabled enabled\n" if unit_listed else "")
+    (tools / "systemctl").write_text("#!/bin/sh\nprintf '%s'\n" % listing)
+    (tools / "systemctl").chmod(0o755)
+    script = "command_exists() { return 1; }; PROJECT_DIR=%s; %s detect_mode" % (
+        project, app.detect_mode_functions())
+    run = subprocess.run([shutil.which("bash"), "-c", script], env={"PATH": str(tools)}, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+
+    bus = tmp_path / "bus"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(bus))
+        monkeypatch.setattr(_host_reading, "SYSTEM_BUS", str(bus))
+        module = types.SimpleNamespace(run_command=lambda args: (0, listing, ""))
+        found = _host_reading._update_mode(module, str(project / ".env"), True, True)
+    assert found["mode"] == run.stdout.strip()
 
 
 def test_uv_is_looked_for_where_and_in_the_order_the_apps_installer_looks(app):

@@ -172,6 +172,48 @@ class UpstreamApp:
         assert ids, f"checks.py: {fn.name}() no longer emits checks with a literal id="
         return list(dict.fromkeys(ids))
 
+    def push_key_checks(self) -> list[str]:
+        """The conditions under which push_to_hub's Command.handle() refuses to
+        push for want of a key: each `if` whose test reads the name bound to
+        settings.HUB_API_KEY and whose body raises, unparsed, with the `if`s it
+        sits in ("a and b" for an `if a:` holding an `if b:`). [] when it no
+        longer refuses at all."""
+        rel = "apps/alerts/management/commands/push_to_hub.py"
+        tree = ast.parse(self.text(rel))
+        handles = [n for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "Command"
+                   for n in c.body if isinstance(n, ast.FunctionDef) and n.name == "handle"]
+        assert len(handles) == 1, f"{rel}: no longer one Command.handle()"
+        keys = {t for n in ast.walk(handles[0]) if isinstance(n, ast.Assign)
+                and "HUB_API_KEY" in ast.unparse(n.value) and "settings" in ast.unparse(n.value)
+                for t in _targets(n)}
+        assert keys, f"{rel}: handle() no longer reads settings.HUB_API_KEY into a name"
+        found = []
+
+        def visit(body, outer):
+            for stmt in body:
+                if isinstance(stmt, ast.If):
+                    test = outer + [ast.unparse(stmt.test)]
+                    reads = {n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)}
+                    if reads & keys and any(isinstance(s, ast.Raise) for s in stmt.body):
+                        found.append(" and ".join(test))
+                    visit(stmt.body, test)
+                    visit(stmt.orelse, outer + ["not (%s)" % ast.unparse(stmt.test)])
+                elif isinstance(stmt, (ast.With, ast.For, ast.While, ast.Try)):
+                    visit(getattr(stmt, "body", []), outer)
+
+        visit(handles[0].body, [])
+        return found
+
+    def detect_mode_functions(self) -> str:
+        """bin/lib/health_check.sh's detect_env, detect_deploy_method and
+        detect_mode, as bash source to run on their own."""
+        rel, names = "bin/lib/health_check.sh", ("detect_env", "detect_deploy_method", "detect_mode")
+        text = self.text(rel)
+        found = {m.group(1): m.group(0) for m in re.finditer(r"^(\w+)\(\) \{\n.*?^\}\n", text, re.M | re.S)}
+        missing = [name for name in names if name not in found]
+        assert not missing, f"{rel}: no longer defines {missing} as `name() {{` ... `}}`"
+        return "".join(found[name] for name in names)
+
     def installer_lines(self) -> dict[str, str]:
         rel, values = "bin/install/cron.sh", {"CMD": {}, "ID": {}}
         for line in self.text(rel).splitlines():

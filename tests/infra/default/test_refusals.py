@@ -4,9 +4,11 @@ import concurrent.futures
 
 import pytest
 
-from conftest import cron_frozen, run_site, snapshot, uv_on
+from conftest import APP_DIR, crontab_lines, cron_frozen, installer_lines, run_site, snapshot, uv_on, write_crontab
 
 AGENT = {"server_maintanence_cluster_role": "agent", "server_maintanence_hub_url": "https://hub.example.com"}
+# A logs directory of its own, which the host's env file (seeded by prepare.yml) does not pass on as LOGS_DIR.
+CUSTOM_LOGS = "/srv/sm-logs"
 
 CASES = {
     "relative project dir": ({"server_maintanence_project_dir": "opt/server-monitoring"},
@@ -60,6 +62,12 @@ CASES = {
                               "server_maintanence_status_max_intervals"),
     "status size that is not a size": ({"server_maintanence_status_max_logs_size": "big"},
                                        "server_maintanence_status_max_logs_size"),
+    "agent without a hub key": (dict(AGENT, server_maintanence_manage_env_file=True),
+                                "server_maintanence_hub_api_key"),
+    "logs dir the app would not write to": ({"server_maintanence_logs_dir": CUSTOM_LOGS},
+                                            "server_maintanence_logs_dir %s is not the app's default" % CUSTOM_LOGS),
+    "a job the installer does not write": ({"server_maintanence_drop_installer_jobs": ["inbox"]},
+                                           "server_maintanence_drop_installer_jobs"),
     "zstd where zstd is absent": ({"server_maintanence_logrotate_compression": "zstd",
                                    "server_maintanence_manage_packages": False},
                                   "server_maintanence_logrotate_compression"),
@@ -104,4 +112,30 @@ def test_group_writable_uv_is_refused_before_any_change(host, app):
             host.check_output("chmod g-w %s", uv)
         after = snapshot(host)
     assert_refused(result, "server_maintanence_uv_path")
+    assert after == before
+
+
+def test_a_refused_logs_dir_is_not_created(refusals, host):
+    assert_refused(refusals[2]["logs dir the app would not write to"], "set LOGS_DIR=%s in" % CUSTOM_LOGS)
+    assert not host.file(CUSTOM_LOGS).exists
+
+
+def test_an_installer_line_whose_job_would_be_dropped_is_refused_before_any_change(host, app):
+    """The app's installer set up the cluster push on this standalone host:
+    the role would remove the line and install no push of its own."""
+    push = [line for line in installer_lines(app, uv_on(host, app)) if line.endswith("# server-maintanence cluster push")]
+    assert len(push) == 1
+    kept = crontab_lines(host)
+    with cron_frozen(host):
+        write_crontab(host, kept + push)
+        try:
+            before = snapshot(host)
+            result = run_site(host)
+            after = snapshot(host)
+        finally:
+            write_crontab(host, kept)
+    assert_refused(result, "set up the server-maintanence cluster push in www-data's crontab")
+    output = result.stdout + result.stderr
+    assert "server_maintanence_drop_installer_jobs: [push]" in output
+    assert push[0] not in output and "cd %s &&" % APP_DIR not in output  # never the app user's line
     assert after == before

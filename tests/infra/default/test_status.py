@@ -397,3 +397,26 @@ def test_status_refuses_bad_input_naming_the_variable(host, extra_vars, variable
     assert result.returncode != 0
     assert variable in output(result), output(result)[-3000:]
     assert "Read the jobs' records" not in output(result)  # refused before it reads the host
+
+
+DEV_UPDATE = ("warning: sm-default: server_maintanence_auto_update_enabled: the app's bin/update.sh will take this "
+              "host for a development one and run `uv sync --all-extras --dev` on each update")
+
+
+def test_an_update_the_app_would_run_as_on_a_dev_host_is_a_warning_until_the_env_says_prod(host, healthy):
+    """No systemd here and no project .env: the app's detect_mode says dev.
+    The warning names why, and does not fail the host; a project .env with
+    DJANGO_ENV=prod (the app user's, as the app's installer writes it) ends it."""
+    env = APP_DIR + "/.env"
+    assert not host.file(env).exists
+    warned = run_status(host)
+    said = output(warned).replace("''", "'")  # the YAML result format doubles a '
+    assert warned.returncode == 0 and row(warned, "sm-default")["STATUS"] == "ok", warned.stdout[-3000:]
+    assert DEV_UPDATE in said and "systemd is not PID 1" in said
+    host.check_output("runuser -u %s -- sh -c 'printf \"DJANGO_ENV=prod\\n\" > %s'", APP_USER, env)
+    try:
+        prod = run_status(host)
+    finally:
+        host.check_output("rm -f %s", env)
+    assert prod.returncode == 0, prod.stdout[-3000:]
+    assert "development one" not in output(prod)

@@ -122,6 +122,8 @@ def test_an_upgrade_from_the_release_before_is_put_right_in_one_run_and_loses_no
             assert run_job(host, entry).rc == 0, entry
         for log in ("django.log", "update-history.jsonl"):
             run_as_app(host, "echo written-before-the-upgrade >> %s/%s" % (LOGS, log))
+        # INVENTORY keeps every job the installer writes (health, auto-update, and push on an
+        # agent): each of its lines is replaced by the role's entry, none dropped.
         installer = installer_lines(app, uv_on(host, app))
         write_crontab(host, crontab_lines(host) + installer)
         host.check_output("chmod 0666 %s", LOGROTATE_CONFIG)
@@ -132,6 +134,9 @@ def test_an_upgrade_from_the_release_before_is_put_right_in_one_run_and_loses_no
         assert upgraded.returncode == 0, upgraded.stdout[-3000:]
         assert recap(upgraded.stdout)["changed"] >= 1
         assert_each_job_once(host, installer)
+        said = " ".join(upgraded.stdout.split()).replace("''", "'")  # the YAML result format doubles a '
+        assert ("Taking over %d line(s) that bin/install/cron.sh wrote in www-data's crontab: auto-update, cluster "
+                "push, health check replaced by the role's entries." % len(installer)) in said
         assert owner_and_mode(host, LOGROTATE_CONFIG) == "root root 644"
         assert kept(host) == before
         assert host.file(ENV_FILE).content_string == env_file

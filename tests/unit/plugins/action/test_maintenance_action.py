@@ -167,3 +167,30 @@ def test_the_hub_api_key_is_only_ever_a_secret_env_value(run):
             assert secret["HUB_API_KEY"] == SECRET
     # Nor in what the task shows.
     assert SECRET not in json.dumps(result)
+
+
+def test_the_summary_says_which_installer_lines_were_replaced_and_which_dropped_at_the_operators_word(run):
+    def taken_over(module_args):
+        return dict(put_right(module_args), steps=["crontab"], taken_over=3, installer_jobs={
+            "replaced": ["server-maintanence auto-update", "server-maintanence health check"],
+            "dropped": ["server-maintanence cluster push"]})
+
+    result = run({"server_maintanence_drop_installer_jobs": ["push"]}, answers=(taken_over,))[0]
+    assert ("Taking over 3 line(s) that bin/install/cron.sh wrote in www-data's crontab: auto-update, health check "
+            "replaced by the role's entries; cluster push removed without an entry, as "
+            "server_maintanence_drop_installer_jobs allows." in result["msg"])
+
+
+def test_what_the_module_is_told_to_check_for_the_logs_dir_and_the_updates_mode(run):
+    arguments = run()[1][0][1]
+    # The app's own logs directory: nothing to check; auto-update off: its .env is not read.
+    assert (arguments["env_logs_dir"], arguments["project_env"]) == ("", "")
+    custom = {"server_maintanence_logs_dir": "/srv/sm-logs", "server_maintanence_auto_update_enabled": True}
+    arguments = run(custom)[1][0][1]
+    assert (arguments["env_logs_dir"], arguments["project_env"]) == ("/srv/sm-logs", "/opt/server-monitoring/.env")
+    assert "LOGS_DIR" not in arguments["env_plain"]
+    # The role writes LOGS_DIR itself: no host rule.
+    arguments = run(dict(custom, server_maintanence_manage_env_file=True))[1][0][1]
+    assert arguments["env_logs_dir"] == "" and arguments["env_plain"]["LOGS_DIR"] == "/srv/sm-logs"
+    drop = {job["id"]: job["drop_installer"] for job in run({"server_maintanence_drop_installer_jobs": ["push"]})[1][0][1]["jobs"]}
+    assert drop == {"health": False, "push": True, "update": False, "inbox": False}

@@ -63,6 +63,7 @@ FAILED_UPDATE = dict(PROBE, update_history={"bad": 1, "error": None, "last": {
     "timestamp": "2027-01-15T08:00:00+0000", "old_sha": "77c4be3", "new_sha": "9f1e2d3", "status": "failed",
     "commits": 0, "mode": "systemd", "auto_update": True, "failed_step": "migrate", "rolled_back": True,
     "time": NOW - 7200}})
+DEV_UPDATE = dict(PROBE, update_mode={"mode": "dev", "systemd": "systemd is not PID 1"})
 REPORTS = {"web1": PUBLIC["status_report"](PROBE, SETTINGS), "web2": PUBLIC["status_report"](TROUBLED, SETTINGS),
            "hub1": PUBLIC["status_report"](PROBE, dict(SETTINGS, cluster_role="hub", jobs=[HEALTH]))}
 
@@ -73,7 +74,8 @@ CALLS = {
     "size_bytes": [("500k", ()), ("10", ())],
     "status_report": [(PROBE, (SETTINGS,)), (TROUBLED, (SETTINGS,)), (NEVER_RAN, (SETTINGS,)),
                       (FAILED_UPDATE, (dict(SETTINGS, fail_on_failed_update=False),)),
-                      (CRON_DRAIN, (dict(SETTINGS, jobs=[HEALTH, PUSH, INBOX]),))],
+                      (CRON_DRAIN, (dict(SETTINGS, jobs=[HEALTH, PUSH, INBOX]),)),
+                      (DEV_UPDATE, (SETTINGS,))],
     "status_table": [(REPORTS, ())],
 }
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list}

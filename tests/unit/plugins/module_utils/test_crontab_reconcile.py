@@ -16,7 +16,9 @@ HEALTH = {"name": "server-maintanence health check", "state": "present",
           "markers": [RUNNER + " --log cron.log health ", " /opt/sm/logs/health.lock "]}
 UPDATE = {"name": "server-maintanence auto-update", "state": "absent", "line": "",
           "markers": [RUNNER + " update ", " /opt/sm/logs/update.lock "]}
-ENTRIES = [HEALTH, UPDATE]
+PUSH = {"name": "server-maintanence cluster push", "state": "absent", "line": "", "markers": [RUNNER + " push "]}
+ENTRIES = [HEALTH, UPDATE, PUSH]
+NAMES = [entry["name"] for entry in ENTRIES]
 HEADER = "#Ansible: server-maintanence health check"
 MINE = "17 4 * * * /usr/bin/true # the operator's own"
 IN_PLACE = ["MAILTO=ops", HEADER, HEALTH["line"], MINE]
@@ -74,7 +76,18 @@ def test_installer_lines_exclude_comments_ansible_entries_and_untagged_lines():
         "# 0 3 * * * old # server-maintanence auto-update",
         "17 4 * * * /usr/bin/true # my own server-maintanence health check notes",
     ]
-    assert crontab.installer_lines(lines) == [lines[2]]
+    assert crontab.installer_lines(lines, NAMES) == [(lines[2], "server-maintanence health check")]
+
+
+def test_an_installer_line_is_the_job_of_the_entry_named_by_its_tag_and_others_are_kept():
+    push = "*/5 * * * * push # server-maintanence cluster push"
+    lines = ["1 * * * * x #server-maintanence auto-update", push]
+    assert crontab.installer_lines(lines, NAMES) == [(lines[0], "server-maintanence auto-update"),
+                                                     (push, "server-maintanence cluster push")]
+    # A job the role is not given is not taken over: its line stays.
+    new, taken_over = crontab.reconcile(lines, [HEALTH, UPDATE])
+    assert taken_over == [lines[0]] and push in new
+    assert crontab.installer_lines(lines, []) == []
 
 
 def test_reconciling_twice_changes_nothing_more():

@@ -101,7 +101,9 @@ def run(monkeypatch, maintenance, params, change=None, check_mode=False):
 
     def crontab_apply(module, user, entries, take_over=True, before=None):
         applied.append(("crontab", copy.deepcopy(entries)))
-        return {"changed": True, "taken_over": [], "crontab": [entry["line"] for entry in entries]}
+        # What the real reconciler takes over from the crontab read.
+        taken_over = app_crontab.reconcile(before or [], entries, take_over)[1]
+        return {"changed": True, "taken_over": taken_over, "crontab": [entry["line"] for entry in entries]}
 
     def env_apply(module, path, values, group, setting, owner=None, mode=0o640):
         applied.append(("env_file", {"path": path, "keys": sorted(values), "group": group, "setting": setting,

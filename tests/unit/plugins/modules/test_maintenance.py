@@ -156,3 +156,39 @@ def test_the_entries_run_manage_py_with_the_uv_found(run):
     assert lines["server-maintanence health check"].endswith(
         " %s run python manage.py run_pipeline --checks-only --json" % host.UV)
     assert lines["server-maintanence auto-update"].endswith(" bin/update.sh --rollback --auto-env")
+
+
+INSTALLER = ["*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # server-maintanence health check",
+             "*/5 * * * * cd /opt/sm && uv run python manage.py push_to_hub # server-maintanence cluster push"]
+
+
+def installer_crontab(probe, _params):
+    probe["crontab"] = list(INSTALLER)
+
+
+def test_an_installer_line_whose_job_the_role_would_drop_fails_the_host_before_any_change(run):
+    result, module, applied, _readings, _engine = run(change=installer_crontab)
+    assert result["failed"] is True and applied == [] and module.commands == []
+    (message,) = result["msg"]
+    assert "set up the server-maintanence cluster push in www-data's crontab" in message
+    assert "server_maintanence_drop_installer_jobs: [push]" in message
+
+
+def test_the_installer_lines_taken_over_are_told_apart_by_job_replaced_or_dropped(run):
+    params = host.arguments(drop_installer_jobs=["push"])
+    result, _module, _applied, _readings, _engine = run(params, installer_crontab)
+    assert "failed" not in result and result["taken_over"] == 2
+    assert result["installer_jobs"] == {"replaced": ["server-maintanence health check"],
+                                        "dropped": ["server-maintanence cluster push"]}
+
+
+def test_an_update_the_app_would_run_as_on_a_dev_host_is_a_warning(run):
+    def dev(probe, _params):
+        probe["update_mode"] = {"mode": "dev", "systemd": "systemd is not PID 1"}
+
+    result, module, _applied, (reading,), _engine = run(host.arguments(auto_update_enabled=True), dev)
+    assert "failed" not in result
+    assert reading["project_env"] == "/opt/server-monitoring/.env"
+    (warning,) = module.warnings
+    assert warning.startswith("server_maintanence_auto_update_enabled: the app's bin/update.sh will take this host "
+                              "for a development one")

@@ -33,7 +33,8 @@ probe_module = load_module("probe")
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 PROBE_KEYS = {"user_exists", "group_exists", "uv", "env", "env_in_sync", "env_refused", "commands", "crontab",
-              "systemd", "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups", "leftovers"}
+              "systemd", "cron_running", "services", "units_active", "paths", "apt_lists", "user_groups", "leftovers",
+              "update_mode"}
 
 
 def make_file(path, mode=0o644, content=b""):
@@ -846,3 +847,91 @@ def test_main_with_report_says_whether_the_state_dir_can_take_records(monkeypatc
 def test_a_record_of_a_job_the_env_file_stopped_is_trusted():
     text = HEALTH_TEXT.replace("exit_code=0", "exit_code=65").replace("outcome=success", "outcome=env_refused")
     assert job_records.parse_record(text, "health") == dict(HEALTH_RECORD, exit_code="65", outcome="env_refused")
+
+
+# ------------------------------------------- the mode the app's update picks --
+
+class NoCommands:
+    """A module that must run nothing."""
+
+    def run_command(self, args):
+        raise AssertionError("ran %s" % args)
+
+
+@pytest.mark.parametrize("content, mode", [
+    (b"DJANGO_ENV=prod\n", "prod"), (b"DEPLOY_METHOD=docker\nDJANGO_ENV=dev\n", "docker"),
+    (b"DJANGO_ENV=dev\n", "dev"), (b"SECRET=x\n", "dev"),
+])
+def test_the_updates_mode_without_systemd_runs_nothing_and_shows_nothing_of_the_env(tmp_path, content, mode):
+    env = make_file(tmp_path / ".env", content=content)
+    found = probe._update_mode(NoCommands(), env, False, True)
+    assert found == {"mode": mode, "systemd": None if mode == "docker" else "systemd is not PID 1"}
+
+
+def test_a_missing_project_env_is_a_dev_host_as_the_app_sees_it(tmp_path):
+    assert probe._update_mode(NoCommands(), str(tmp_path / ".env"), False, True)["mode"] == "dev"
+
+
+@pytest.mark.parametrize("plant", ["link", "fifo", "huge", "directory"])
+def test_a_project_env_the_app_user_planted_is_never_followed_waited_on_or_read_whole(tmp_path, plant):
+    target = make_file(tmp_path / "secret", content=b"DJANGO_ENV=prod\n")
+    env = tmp_path / ".env"
+    if plant == "link":
+        env.symlink_to(target)
+    elif plant == "fifo":
+        os.mkfifo(env)  # a blocking open would hang the test
+    elif plant == "huge":
+        env.write_bytes(b"DJANGO_ENV=prod\n" + b"#" * probe.PROJECT_ENV_LIMIT)
+    else:
+        env.mkdir()
+    assert probe._update_mode(NoCommands(), str(env), False, True) == {"mode": None, "systemd": None}
+
+
+def test_a_project_env_under_a_link_a_user_could_have_planted_is_not_read(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    make_file(real / ".env", content=b"DJANGO_ENV=prod\n")
+    (tmp_path / "project").symlink_to(real)
+    monkeypatch.setattr(probe, "_root_only", lambda directory: False)
+    assert probe._update_mode(NoCommands(), str(tmp_path / "project" / ".env"), False, True)["mode"] is None
+
+
+@pytest.mark.parametrize("bus, listed, systemctl, why", [
+    ("socket", True, True, None),
+    ("socket", False, True, "systemd does not know server-monitoring.service"),
+    ("file", True, True, "there is no D-Bus system bus"),
+    (None, True, True, "there is no D-Bus system bus"),
+    ("socket", True, False, "systemctl is missing"),
+])
+def test_the_systemd_test_is_the_unit_listed_over_a_system_bus(tmp_path, monkeypatch, bus, listed, systemctl, why):
+    import socket
+    path = tmp_path / "bus"
+    listener = socket.socket(socket.AF_UNIX)
+    if bus == "socket":
+        listener.bind(str(path))
+    elif bus == "file":
+        make_file(path)
+    monkeypatch.setattr(probe, "SYSTEM_BUS", str(path))
+    ran = []
+
+    class Module:
+        def run_command(self, args):
+            ran.append(args)
+            return 0, "UNIT FILE STATE\n%s" % ("server-monitoring.service enabled\n" if listed else ""), ""
+
+    try:
+        found = probe._update_mode(Module(), str(tmp_path / ".env"), True, systemctl)
+    finally:
+        listener.close()
+    assert found == {"mode": "systemd" if why is None else "dev",
+                     "systemd": "%s (%s)" % (why, path) if bus != "socket" else why}
+    assert ran == ([["systemctl", "list-unit-files", "server-monitoring.service"]]
+                   if bus == "socket" and systemctl else [])
+
+
+def test_main_reads_the_updates_mode_only_when_given_the_project_env(monkeypatch, capsys, tmp_path):
+    Host(monkeypatch)
+    env = make_file(tmp_path / ".env", content=b"DJANGO_ENV=prod\n")
+    found = run_main(capsys, user=USER, group=GROUP, project_env=env)[1]["probe"]
+    assert found["update_mode"] == {"mode": "prod", "systemd": "systemd is not PID 1"}
+    assert "DJANGO_ENV" not in json.dumps(found)
+    assert run_main(capsys, user=USER, group=GROUP)[1]["probe"]["update_mode"] is None

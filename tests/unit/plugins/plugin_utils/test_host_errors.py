@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _plan as rules
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 RUNNER = "/etc/cron.daily/logrotate"
 LOGS, STATE, ENV = "/opt/server-monitoring/logs", "/var/lib/server-maintanence", "/opt/server-monitoring/.env"
@@ -14,6 +15,8 @@ HEALTHY = {
     "commands": {"crontab": True, "logrotate": True, "zstd": False, "flock": True, "timeout": True,
                  "systemctl": False},
     "systemd": False,
+    "crontab": [],
+    "env": {},
     "paths": {RUNNER: {"exists": True},
               LOGS: {"exists": True, "type": "directory", "planted_link": None},
               STATE: {"exists": False, "planted_link": None},
@@ -25,7 +28,10 @@ GUARDED = [{"setting": "server_maintanence_logs_dir", "path": LOGS, "kind": "dir
            {"setting": "server_maintanence_env_file", "path": ENV, "kind": "env_file"}]
 SETTINGS = {"state": "present", "guarded": GUARDED, "user": "www-data", "group": "www-data",
             "uv": "/var/www/.local/bin/uv",
-            "manage_packages": True, "cron_daily_runner": RUNNER,
+            "manage_packages": True, "cron_daily_runner": RUNNER, "env_file": ENV, "env_logs_dir": "",
+            # The role's jobs as the module gets them: health on, the rest off (a standalone host).
+            "jobs": [{"name": job["name"], "id": job["id"], "wanted": job["id"] == "health",
+                      "kept_by": description.kept_by(job), "drop_installer": False} for job in description.JOBS],
             "packages": [{"package": "cron", "command": "crontab", "needed": True},
                          {"package": "logrotate", "command": "logrotate", "needed": True},
                          {"package": "zstd", "command": "zstd", "needed": False}]}
@@ -141,3 +147,101 @@ def test_a_refused_env_file_does_not_stop_an_uninstall():
 
 def test_an_env_file_systemd_loads_is_no_host_error():
     assert errors([(("env_refused",), None)]) == []
+
+
+# ------------------------------------------- the app's installer's lines kept --
+
+# Lines as the app's bin/install/cron.sh writes them (tagged with the job's name).
+INSTALLER = {"health": "*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # server-maintanence health check",
+             "update": "*/5 * * * * cd /opt/sm && bin/update.sh --rollback # server-maintanence auto-update",
+             "push": "*/5 * * * * cd /opt/sm && uv run python manage.py push_to_hub # server-maintanence cluster push"}
+
+
+def jobs_with(**changes):
+    """SETTINGS' jobs, each job id given a dict of changes."""
+    return [dict(job, **changes.get(job["id"], {})) for job in SETTINGS["jobs"]]
+
+
+def test_an_installer_line_whose_job_the_role_keeps_is_no_error():
+    assert errors([(("crontab",), [INSTALLER["health"], "MAILTO=ops"])]) == []
+
+
+@pytest.mark.parametrize("job, keeps", [
+    ("update", "keep the job with server_maintanence_auto_update_enabled: true"),
+    ("push", "keep the job with server_maintanence_cluster_role agent or both, with server_maintanence_hub_url"),
+])
+def test_an_installer_line_whose_job_would_be_dropped_is_refused_naming_the_job_and_both_ways_out(job, keeps):
+    (message,) = errors([(("crontab",), [INSTALLER["health"], INSTALLER[job]])])
+    name = next(entry["name"] for entry in description.JOBS if entry["id"] == job)
+    assert message.startswith("the app's installer (bin/install/cron.sh) set up the %s in www-data's crontab, "
+                              "and the role would remove its line without installing its own entry" % name)
+    assert keeps in message
+    assert message.endswith("or let the line go with server_maintanence_drop_installer_jobs: [%s]" % job)
+    assert "push_to_hub" not in message and "update.sh" not in message  # never the line itself
+
+
+def test_a_health_line_is_refused_when_the_health_check_is_off():
+    (message,) = errors([(("crontab",), [INSTALLER["health"]])], jobs=jobs_with(health={"wanted": False}))
+    assert "keep the job with server_maintanence_health_check_enabled: true" in message
+
+
+def test_drop_installer_jobs_lets_exactly_the_listed_jobs_go():
+    crontab = (("crontab",), list(INSTALLER.values()))
+    assert len(errors([crontab])) == 2
+    (left,) = errors([crontab], jobs=jobs_with(push={"drop_installer": True}))
+    assert "server-maintanence auto-update" in left
+    assert errors([crontab], jobs=jobs_with(push={"drop_installer": True}, update={"wanted": True})) == []
+
+
+def test_an_installer_tag_under_an_ansible_header_or_in_a_comment_is_not_the_installers():
+    lines = ["#Ansible: server-maintanence cluster push", INSTALLER["push"], "# " + INSTALLER["update"]]
+    assert errors([(("crontab",), lines)]) == []
+
+
+def test_uninstalling_keeps_the_installers_lines_and_refuses_nothing():
+    assert errors([(("crontab",), list(INSTALLER.values()))], state="absent") == []
+
+
+# ---------------------------------------------- a logs dir the app writes to --
+
+CUSTOM_LOGS = "/srv/sm-logs"
+
+
+@pytest.mark.parametrize("found", ["/srv/sm-logs", "/srv/sm-logs/", "/srv//sm-logs"])
+def test_a_custom_logs_dir_the_host_env_file_passes_on_is_no_error(found):
+    assert errors([(("env",), {"LOGS_DIR": found})], env_logs_dir=CUSTOM_LOGS) == []
+
+
+@pytest.mark.parametrize("found, says", [
+    (None, "but /opt/server-monitoring/.env does not set LOGS_DIR"),
+    ("/opt/server-monitoring/logs", 'but /opt/server-monitoring/.env sets LOGS_DIR to "/opt/server-monitoring/logs"'),
+])
+def test_a_custom_logs_dir_the_app_would_not_write_to_is_refused_with_the_fix(found, says):
+    (message,) = errors([(("env",), {} if found is None else {"LOGS_DIR": found})], env_logs_dir=CUSTOM_LOGS)
+    assert message.startswith("server_maintanence_logs_dir /srv/sm-logs is not the app's default")
+    assert says in message
+    assert message.endswith("Set server_maintanence_manage_env_file: true (the role then writes LOGS_DIR there), "
+                            "or set LOGS_DIR=/srv/sm-logs in /opt/server-monitoring/.env yourself")
+
+
+def test_without_env_logs_dir_the_env_files_logs_dir_is_not_judged():
+    assert errors([(("env",), {"LOGS_DIR": "/elsewhere"})]) == []
+
+
+# ------------------------------------------------ the update's mode, a warning --
+
+@pytest.mark.parametrize("found, warned", [
+    ({"mode": "dev", "systemd": "systemd is not PID 1"}, True),
+    ({"mode": "prod", "systemd": "systemd is not PID 1"}, False),
+    ({"mode": "systemd", "systemd": None}, False),
+    ({"mode": "docker", "systemd": None}, False),
+    ({"mode": None, "systemd": None}, False),  # the .env could not be read
+    (None, False),  # auto-update off: not read
+])
+def test_a_host_the_update_takes_for_a_dev_one_is_warned_about_with_the_reason(found, warned):
+    message = rules.update_mode_warning({"update_mode": found})
+    assert bool(message) is warned
+    if warned:
+        assert message.startswith("server_maintanence_auto_update_enabled: the app's bin/update.sh will take this "
+                                  "host for a development one and run `uv sync --all-extras --dev`")
+        assert "systemd is not PID 1" in message

@@ -499,3 +499,16 @@ def test_the_table_of_reports_made_by_status_report():
     assert lines[1].startswith("a-host") and lines[1].endswith("ok") and "1m/0" in lines[1]
     assert lines[2].startswith("b-host") and lines[2].endswith("FAIL") and "10h/0" in lines[2]
     assert lines[3:] == [LEGEND, "app commits: no update history on 2 hosts"]
+
+
+def test_an_auto_update_the_app_would_run_as_on_a_dev_host_is_a_warning_not_a_problem():
+    found = reading(update_mode={"mode": "dev", "systemd": "there is no D-Bus system bus (/run/dbus/system_bus_socket)"})
+    report = status.status_report(found, settings())
+    assert report["problems"] == []
+    (warning,) = report["warnings"]
+    assert warning.startswith("server_maintanence_auto_update_enabled: the app's bin/update.sh will take this host "
+                              "for a development one")
+    assert "there is no D-Bus system bus" in warning
+    assert "warning: web1: " + warning in status.status_table({"web1": report}).splitlines()
+    for mode in ("prod", "systemd", "docker", None):
+        assert status.status_report(reading(update_mode={"mode": mode, "systemd": None}), settings())["warnings"] == []

@@ -237,3 +237,35 @@ def test_the_inbox_timeout_must_end_a_drain_within_the_apps_reclaim_window():
     # A timeout that is no whole number gets the one message about that.
     found = errors(inbox_timeout="010")
     assert len(found) == 1 and found[0].startswith("server_maintanence_inbox_timeout must be a whole number"), found
+
+
+@pytest.mark.parametrize("role", ["agent", "both"])
+@pytest.mark.parametrize("key", [None, ""])
+def test_an_agent_whose_env_file_the_role_manages_needs_a_hub_key(role, key):
+    changes = dict(cluster_role=role, hub_url="https://hub.example.com", manage_env_file=True)
+    if key is not None:
+        changes["hub_api_key"] = key
+    (message,) = errors(**changes)
+    assert message.startswith("server_maintanence_hub_api_key is required when server_maintanence_cluster_role is "
+                              "%s and server_maintanence_manage_env_file is true" % role)
+    # No way out through the hub's auth: the app's push_to_hub refuses an empty key whatever it is
+    # (tests/unit/test_upstream_contract.py checks that against the app's code).
+    assert "a hub with API key auth off still needs a non-empty HUB_API_KEY on the agent" in message
+    assert "create_api_key" in message
+
+
+def test_a_hub_key_is_asked_of_agents_only_and_only_when_the_role_writes_the_env_file():
+    agent = dict(cluster_role="agent", hub_url="https://hub.example.com")
+    assert errors(**agent) == []  # the operator's own env file carries the key
+    assert errors(cluster_role="hub", manage_env_file=True) == []
+    assert errors(manage_env_file=True, **dict(agent, hub_api_key="k-1/abc=")) == []
+
+
+@pytest.mark.parametrize("jobs", [[], ["health"], ["health", "update", "push"], "push,update"])
+def test_drop_installer_jobs_takes_the_installers_jobs(jobs):
+    assert errors(drop_installer_jobs=jobs) == []
+
+
+def test_drop_installer_jobs_takes_no_other_job():
+    (message,) = errors(drop_installer_jobs=["inbox"])
+    assert "server_maintanence_drop_installer_jobs" in message and "health, update, push" in message
