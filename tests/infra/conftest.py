@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -154,6 +155,27 @@ def write_as_root(host, path, data, mode="0640", group="www-data"):
     """Write bytes to path on the host, owned by root:group with mode."""
     host.check_output("printf %%s %s | base64 -d > %s && chown root:%s %s && chmod %s %s",
                       base64.b64encode(data).decode(), path, group, path, mode, path)
+
+
+# The app's systemd units (its deploy/systemd), on hosts that run them.
+APP_UNITS = ("server-monitoring.service", "server-monitoring-inbox.service")
+
+
+def main_pids(host):
+    """Each app unit's main process id, by unit (0: none)."""
+    return {unit: int(host.check_output("systemctl show -p MainPID --value %s", unit)) for unit in APP_UNITS}
+
+
+def settled_main_pids(host, timeout=60, context=lambda: ""):
+    """main_pids() once both app units are active (a restart in progress
+    done); fails, with systemctl's status and context(), after timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(host.run("systemctl is-active --quiet %s", unit).rc == 0 for unit in APP_UNITS):
+            return main_pids(host)
+        time.sleep(1)
+    raise AssertionError("the app's units are not both active: %s\n%s"
+                         % (host.run("systemctl status %s", *APP_UNITS).stdout, context()))
 
 
 def run_as_app(host, command):

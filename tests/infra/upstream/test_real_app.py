@@ -15,14 +15,13 @@ import types
 
 import pytest
 
-from conftest import (APP_DIR, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
+from conftest import (APP_DIR, APP_UNITS, APP_USER, LOGROTATE_CONFIG, LOGS, STATE_DIR, crontab_entries, crontab_lines,
                       cron_frozen, hostname, job_command, job_record, logrotate_held, molecule_host, run_as_app,
                       run_site, run_status, status_table, uv_on)
 
 HUB, AGENT = "sm-up-hub", "sm-up-agent"
 HUB_URL = "http://127.0.0.1:18431"
 SOCKET = "/run/server-monitoring/gunicorn.sock"
-UNITS = ("server-monitoring.service", "server-monitoring-inbox.service")
 HEALTH, PUSH, INBOX = ("server-maintanence health check", "server-maintanence cluster push",
                        "server-maintanence inbox drain")
 
@@ -343,7 +342,7 @@ def test_forced_rotations_under_gunicorn_keep_every_request_line_once(hub, hub_l
                      "http://localhost/%s-after-$n; done", SOCKET, tag)
     fresh = hub.file(LOGS + "/django.log").content_string
     assert sorted(int(n) for n in re.findall(r"Not Found: /%s-after-(\d+)\b" % tag, fresh)) == list(range(1, 31))
-    for unit in UNITS:
+    for unit in APP_UNITS:
         assert hub.service(unit).is_running, unit
 
 

@@ -5,32 +5,16 @@ and by systemd: a refused attempt leaves each unit's main process as it was.
 """
 
 import shlex
-import time
 
 import pytest
 
-from conftest import APP_USER, SUDOERS_GRANT, run_as_app
+from conftest import APP_UNITS, APP_USER, SUDOERS_GRANT, run_as_app, settled_main_pids
 
-UNITS = ("server-monitoring.service", "server-monitoring-inbox.service")
 # What sudo -n prints when it will not run the command without a password,
 # and when the user may not ask for what it asks (an environment, a shell).
 SUDO_REFUSED = ("a password is required", "not allowed")
 # The app user's own copy of systemctl: same name, another file.
 OWN_COPY = "/var/www/sm-test-bin/systemctl"
-
-
-def main_pids(host):
-    return {unit: int(host.check_output("systemctl show -p MainPID --value %s", unit)) for unit in UNITS}
-
-
-def settled(host, timeout=60):
-    """The units' main processes once both are active (a restart in progress done)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(host.run("systemctl is-active --quiet %s", unit).rc == 0 for unit in UNITS):
-            return main_pids(host)
-        time.sleep(1)
-    raise AssertionError("the app's units are not both active: %s" % host.run("systemctl status %s", *UNITS).stdout)
 
 
 @pytest.fixture
@@ -84,11 +68,11 @@ def own_copy(host):
 def test_sudo_refuses_the_app_user_everything_else(host, granted, own_copy, case):
     # Built from the app's own command; the case names are the same for any.
     words = refusals(granted)[case]
-    before = settled(host)
+    before = settled_main_pids(host)
     result = sudo(host, words)
     assert result.rc != 0, (words, result.stdout)
     assert any(text in result.stderr for text in SUDO_REFUSED), (words, result.stderr)
-    assert settled(host) == before, words
+    assert settled_main_pids(host) == before, words
 
 
 def test_one_argument_holding_both_unit_names_restarts_nothing(host, granted):
@@ -96,15 +80,15 @@ def test_one_argument_holding_both_unit_names_restarts_nothing(host, granted):
     runs systemctl with one argument holding both names: no unit has that
     name, and systemctl changes nothing."""
     program, verb, *units = granted
-    before = settled(host)
+    before = settled_main_pids(host)
     result = sudo(host, [program, verb, " ".join(units)])
     assert result.rc != 0, result.stdout
-    assert settled(host) == before
+    assert settled_main_pids(host) == before
 
 
 def test_sudo_runs_exactly_the_apps_command_and_both_units_restart(host, granted):
-    before = settled(host)
+    before = settled_main_pids(host)
     result = sudo(host, granted)
     assert result.rc == 0, result.stderr
-    after = settled(host)
-    assert not [unit for unit in UNITS if after[unit] == before[unit]], (before, after)
+    after = settled_main_pids(host)
+    assert not [unit for unit in APP_UNITS if after[unit] == before[unit]], (before, after)

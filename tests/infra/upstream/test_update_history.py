@@ -16,16 +16,14 @@ the rollback.
 
 import json
 import re
-import time
 
 import pytest
 
-from conftest import (APP_DIR, LOGS, STATE_DIR, cron_frozen, crontab_entries, job_command, molecule_host, output,
-                      run_as_app, run_status, status_table)
+from conftest import (APP_DIR, APP_UNITS, LOGS, STATE_DIR, cron_frozen, crontab_entries, job_command, main_pids,
+                      molecule_host, output, run_as_app, run_status, settled_main_pids, status_table)
 
 AGENT = "sm-up-agent"
 AUTO_UPDATE = "server-maintanence auto-update"
-UNITS = ("server-monitoring.service", "server-monitoring-inbox.service")
 REMOTE = "/var/www/sm-update-remote.git"
 WORK = "/var/www/sm-update-work"
 GIT = "git -c user.name=server-maintanence-test -c user.email=test@localhost"
@@ -47,7 +45,7 @@ def agent():
     host = molecule_host(AGENT)
     assert host.run("command -v git").rc == 0, "the upstream image has no git: rebuild it (scripts/build-images.sh)"
     # A server: the app user's systemctl reaches systemd through D-Bus.
-    assert run_as_app(host, "systemctl list-unit-files %s" % UNITS[0]).rc == 0, \
+    assert run_as_app(host, "systemctl list-unit-files %s" % APP_UNITS[0]).rc == 0, \
         "the app user cannot ask systemd: the upstream image lacks D-Bus (rebuild it: scripts/build-images.sh)"
     assert not host.file(PROJECT_ENV).exists, "the app's mode must come from the host, not a project .env"
     host.check_output(REMOVE_MADE_HERE, *MADE_HERE)
@@ -86,19 +84,6 @@ def last_update(host, app):
     return json.loads(lines[-1])
 
 
-def main_pids(host):
-    return {unit: int(host.check_output("systemctl show -p MainPID --value %s", unit)) for unit in UNITS}
-
-
-def units_active(host, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(host.run("systemctl is-active --quiet %s", unit).rc == 0 for unit in UNITS):
-            return True
-        time.sleep(1)
-    return False
-
-
 def update_log(host):
     return host.run("tail -n 60 %s/update.log", LOGS).stdout
 
@@ -113,10 +98,9 @@ def test_the_auto_update_line_updates_and_restarts_the_units_then_a_failed_migra
         assert ran.rc == 0, update_log(agent)
         record = last_update(agent, app)
         assert (record["status"], record["new_sha"], record["mode"]) == ("success", first, "systemd"), record
-        assert units_active(agent), update_log(agent)
-        after = main_pids(agent)
+        after = settled_main_pids(agent, context=lambda: update_log(agent))
         # Both units restarted: each runs a new main process.
-        assert all(after.values()) and not [unit for unit in UNITS if after[unit] == before[unit]], (before, after)
+        assert all(after.values()) and not [unit for unit in APP_UNITS if after[unit] == before[unit]], (before, after)
 
         result, row = agent_row(agent)
         assert result.returncode == 0, output(result)[-3000:]
@@ -139,7 +123,7 @@ def test_the_auto_update_line_updates_and_restarts_the_units_then_a_failed_migra
         record = last_update(agent, app)
         assert (record["status"], record["mode"], record["failed_step"], record["rolled_back"]) == (
             "failed", "systemd", "migrate", True), record
-        assert units_active(agent), update_log(agent)
+        settled_main_pids(agent, context=lambda: update_log(agent))
 
         result, row = agent_row(agent)
         assert row["COMMIT"] == first, row
