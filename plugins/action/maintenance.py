@@ -34,8 +34,8 @@ ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
 FILES = {
     description.JOB_RUNNER: os.path.join(ROLE, "files", "server-maintanence-job"),
-    description.ENV_LOADER: os.path.join(MODULE_UTILS, "systemd_env.py"),
-    description.JOB_RECORDS: os.path.join(MODULE_UTILS, "job_records.py"),
+    description.ENV_LOADER: os.path.join(MODULE_UTILS, "_systemd_env.py"),
+    description.JOB_RECORDS: os.path.join(MODULE_UTILS, "_job_records.py"),
 }
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import (
+from ansible_collections.server_maintanence.ops.plugins.module_utils._systemd_env import (
     assignments, host_systemd, line, parse, refusal)
 
 # An env file is a few lines; a bigger one is not what the role manages.

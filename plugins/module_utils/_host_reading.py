@@ -21,9 +21,9 @@ import stat
 import time
 
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
-from ansible_collections.server_maintanence.ops.plugins.module_utils import job_records
-from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import read_crontab
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import (
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
+from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import read_crontab
+from ansible_collections.server_maintanence.ops.plugins.module_utils._systemd_env import (
     Refused, decode, host_systemd, parse, refusal)
 
 # Where Debian's cron keeps each user's crontab.

@@ -14,7 +14,7 @@ import hashlib
 import json
 import posixpath
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import installer_lines, reconcile
+from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import installer_lines, reconcile
 
 
 PREFIX = "server_maintanence_"

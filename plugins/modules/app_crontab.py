@@ -111,7 +111,7 @@ crontab:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.server_maintanence.ops.plugins.module_utils.app_crontab import apply
+from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import apply
 
 ENTRY_OPTIONS = {
     "name": {"type": "str", "required": True},

@@ -254,7 +254,7 @@ jobs:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths, app_crontab
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths, _crontab as crontab
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 from ansible_collections.server_maintanence.ops.plugins.module_utils._host_reading import OPTIONS, read_host
@@ -380,7 +380,7 @@ class Engine(object):
             # Provisioning often comes before the app: a warning, not a repair.
             self.module.warn(_uv_warning(probe))
 
-        self.entries = app_crontab.cron_entries(params["jobs"], {
+        self.entries = crontab.cron_entries(params["jobs"], {
             "runner": params["runner"], "logs_dir": params["logs_dir"],
             "manage": "%s run python manage.py" % probe["uv"]["path"]})
         self.env_values = dict(_ssrf_kept(params["env_plain"], probe["env"].get("SSRF_ALLOWED_HOSTS")),
@@ -455,11 +455,11 @@ class Engine(object):
             return
         present = self.params["state"] == "present"
         entries = self.entries if present else [dict(entry, state="absent") for entry in self.entries]
-        sub = app_crontab.apply(self.module, user, entries, take_over=present, before=probe["crontab"])
+        sub = crontab.apply(self.module, user, entries, take_over=present, before=probe["crontab"])
         self._take(sub)
         self.result["taken_over"] = len(sub["taken_over"])
         wanted = dict((job["name"], job["wanted"]) for job in self.params["jobs"])
-        for name in sorted(set(name for line, name in app_crontab.installer_lines(probe["crontab"], list(wanted))
+        for name in sorted(set(name for line, name in crontab.installer_lines(probe["crontab"], list(wanted))
                                if line in sub["taken_over"])):
             self.result["installer_jobs"]["replaced" if wanted[name] else "dropped"].append(name)
 

@@ -31,10 +31,10 @@ CRON_DAILY_RUNNER = "/etc/cron.daily/logrotate"
 JOB_RUNNER = "/usr/local/bin/server-maintanence-job"
 JOB_CONFIG = "/etc/default/server-maintanence-job"
 # The runner reads the env file with it (python3), by systemd's
-# EnvironmentFile= rules: plugins/module_utils/systemd_env.py, installed as it is.
+# EnvironmentFile= rules: plugins/module_utils/_systemd_env.py, installed as it is.
 ENV_LOADER = "/usr/local/lib/server-maintanence-env.py"
 # The runner writes its records and metrics with it (python3), the code that
-# status reads them with: plugins/module_utils/job_records.py, installed as it is.
+# status reads them with: plugins/module_utils/_job_records.py, installed as it is.
 JOB_RECORDS = "/usr/local/lib/server-maintanence-records.py"
 # Debian's logrotate.service, cron.daily runner and the hourly runner all use it.
 LOGROTATE_STATE = "/var/lib/logrotate/status"

@@ -61,8 +61,8 @@ MUST_SHIP = (
 ) + tuple("plugins/filter/{0}.yml".format(name) for name in FILTERS) + tuple(
     "plugins/plugin_utils/{0}.py".format(name) for name in ("cron", "description", "status", "validation")) + tuple(
     "plugins/module_utils/{0}.py".format(name) for name in (
-        "_env_file", "_file_safety", "_host_reading", "_paths", "_plan", "app_crontab", "job_records",
-        "systemd_env"))
+        "_env_file", "_file_safety", "_host_reading", "_paths", "_plan", "_crontab", "_job_records",
+        "_systemd_env"))
 MUST_NOT_SHIP = (
     "molecule",
     "tests/infra",

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import upstream_app
-from ansible_collections.server_maintanence.ops.plugins.module_utils import job_records
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import status_report, status_table
 
 GOOD = {"timestamp": "2026-12-01T03:30:02+0000", "old_sha": "77c4be3", "new_sha": "9f1e2d3", "status": "success",

@@ -26,10 +26,10 @@ from ansible_collections.server_maintanence.ops.plugins.plugin_utils import desc
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "server_maintanence"
-_spec = importlib.util.spec_from_file_location("app_crontab", REPO / "plugins" / "module_utils" / "app_crontab.py")
-app_crontab = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(app_crontab)
-_spec = importlib.util.spec_from_file_location("systemd_env", REPO / "plugins" / "module_utils" / "systemd_env.py")
+_spec = importlib.util.spec_from_file_location("_crontab", REPO / "plugins" / "module_utils" / "_crontab.py")
+crontab = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(crontab)
+_spec = importlib.util.spec_from_file_location("_systemd_env", REPO / "plugins" / "module_utils" / "_systemd_env.py")
 systemd_env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(systemd_env)
 # The maintenance module and its Engine without a host (tests/unit/plugins/modules/maintenance_host.py).
@@ -57,13 +57,13 @@ def engine():
     crontab line})."""
     manage = []
     with pytest.MonkeyPatch.context() as patch:
-        real = maintenance.app_crontab.cron_entries
+        real = maintenance.crontab.cron_entries
 
         def cron_entries(jobs, settings):
             manage.append(settings["manage"])
             return real(jobs, settings)
 
-        patch.setattr(maintenance.app_crontab, "cron_entries", cron_entries)
+        patch.setattr(maintenance.crontab, "cron_entries", cron_entries)
         result, _module, _applied, _readings, run = maintenance_host.run(patch, maintenance,
                                                                          maintenance_host.arguments())
     assert "failed" not in result and len(manage) == 1
@@ -158,7 +158,7 @@ def test_each_line_the_apps_installer_writes_is_tagged_with_the_name_of_the_role
         assert run.split()[0].rsplit("/", 1)[-1] in command, (tag, command)
     lines = ["*/5 * * * * %s %s%s" % (command, upstream_app.CRON_TAG, tag)
              for tag, command in app.installer_lines().items()]
-    found = app_crontab.installer_lines(lines, list(names))
+    found = crontab.installer_lines(lines, list(names))
     assert [line for line, _name in found] == lines
 
 

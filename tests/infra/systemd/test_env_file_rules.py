@@ -97,5 +97,5 @@ def test_the_real_health_line_still_runs_with_the_table_in_the_file(host, table_
 def test_the_loader_is_the_collections_reader(host):
     installed = host.file("/usr/local/lib/server-maintanence-env.py")
     assert (installed.user, installed.group, installed.mode) == ("root", "root", 0o644)
-    shipped = (pathlib.Path(REPO) / "plugins" / "module_utils" / "systemd_env.py").read_text()
+    shipped = (pathlib.Path(REPO) / "plugins" / "module_utils" / "_systemd_env.py").read_text()
     assert installed.content_string == shipped

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins/module_utils/app_crontab.py"
+PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins/module_utils/_crontab.py"
 spec = importlib.util.spec_from_file_location("server_maintanence_app_crontab", PATH)
 crontab = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(crontab)

@@ -1,4 +1,4 @@
-"""The env file reader and writer of plugins/module_utils/systemd_env.py."""
+"""The env file reader and writer of plugins/module_utils/_systemd_env.py."""
 
 import importlib.util
 import os
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
-READER = HERE.parents[3] / "plugins/module_utils/systemd_env.py"
+READER = HERE.parents[3] / "plugins/module_utils/_systemd_env.py"
 
 
 def _load(name, path):

@@ -8,7 +8,7 @@ import pathlib
 
 import yaml
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths, app_crontab
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths, _crontab as crontab
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 ROLE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "server_maintanence"
@@ -102,7 +102,7 @@ def run(monkeypatch, maintenance, params, change=None, check_mode=False):
     def crontab_apply(module, user, entries, take_over=True, before=None):
         applied.append(("crontab", copy.deepcopy(entries)))
         # What the real reconciler takes over from the crontab read.
-        taken_over = app_crontab.reconcile(before or [], entries, take_over)[1]
+        taken_over = crontab.reconcile(before or [], entries, take_over)[1]
         return {"changed": True, "taken_over": taken_over, "crontab": [entry["line"] for entry in entries]}
 
     def env_apply(module, path, values, group, setting, owner=None, mode=0o640):
@@ -112,7 +112,7 @@ def run(monkeypatch, maintenance, params, change=None, check_mode=False):
 
     monkeypatch.setattr(maintenance, "read_host", read_host)
     monkeypatch.setattr(_paths, "apply", paths_apply)
-    monkeypatch.setattr(app_crontab, "apply", crontab_apply)
+    monkeypatch.setattr(crontab, "apply", crontab_apply)
     monkeypatch.setattr(_env_file, "apply", env_apply)
     module = FakeModule(copy.deepcopy(params), check_mode=check_mode)
     engine = maintenance.Engine(module)

@@ -18,7 +18,7 @@ load_module, patch_module_args = module_loading.load_module, module_loading.patc
 
 app_crontab = load_module("app_crontab")
 # Its mechanics, shared with the maintenance module.
-from ansible_collections.server_maintanence.ops.plugins.module_utils import app_crontab as crontab_utils  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _crontab as crontab_utils  # noqa: E402
 
 RUNNER = "/usr/local/bin/server-maintanence-job"
 HEALTH = {"name": "server-maintanence health check", "state": "present",

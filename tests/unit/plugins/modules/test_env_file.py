@@ -20,7 +20,7 @@ load_module, patch_module_args = module_loading.load_module, module_loading.patc
 env_file = load_module("env_file")
 # Its mechanics, shared with the maintenance module.
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env_utils  # noqa: E402
-from ansible_collections.server_maintanence.ops.plugins.module_utils.systemd_env import parse  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils._systemd_env import parse  # noqa: E402
 
 GROUP = grp.getgrgid(os.getgid()).gr_name
 SECRET = "k$x(9&a)*b^c#d s3cret"

@@ -2,7 +2,7 @@
 
 Its mechanics are module_utils/_host_reading.py's (the maintenance module
 reads the host with the same code); the job records, the disk usage and
-logrotate's state are read by module_utils/job_records.py, the code the job
+logrotate's state are read by module_utils/_job_records.py, the code the job
 runner writes them with. main() is the thin plugins/modules/probe.py."""
 
 import grp
@@ -26,7 +26,7 @@ _spec.loader.exec_module(module_loading)
 load_module, patch_module_args = module_loading.load_module, module_loading.patch_module_args
 
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as probe  # noqa: E402
-from ansible_collections.server_maintanence.ops.plugins.module_utils import job_records  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records  # noqa: E402
 
 probe_module = load_module("probe")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils import app_crontab
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _crontab as crontab
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron
 
 
@@ -65,32 +65,32 @@ RUNNER_CALL = "/usr/local/bin/server-maintanence-job --log cron.log health 240 "
 
 
 def test_an_entry_hands_its_job_to_the_runner_with_its_log_and_timeout():
-    (entry,) = app_crontab.cron_entries([JOB], SETTINGS)
+    (entry,) = crontab.cron_entries([JOB], SETTINGS)
     assert set(entry) == {"name", "state", "line", "markers"}  # what the app_crontab module takes
     assert entry["state"] == "present" and entry["name"] == "server-maintanence health check"
     assert entry["line"] == "*/5 * * * * " + RUNNER_CALL + "/uv run python manage.py run_pipeline --checks-only --json"
 
 
 def test_a_job_logging_to_its_own_name_needs_no_log_option():
-    (entry,) = app_crontab.cron_entries(
+    (entry,) = crontab.cron_entries(
         [dict(JOB, id="push", log="push.log", command="/uv run python manage.py push_to_hub")], SETTINGS)
     assert entry["line"] == "*/5 * * * * /usr/local/bin/server-maintanence-job push 240 /uv run python manage.py push_to_hub"
 
 
 def test_a_manage_job_runs_manage_py_through_the_settings_command():
     job = {key: value for key, value in JOB.items() if key != "command"}
-    (entry,) = app_crontab.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
+    (entry,) = crontab.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
                                         dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
     assert entry["line"] == ("*/5 * * * * " + RUNNER_CALL
                              + "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
 
 
 def test_an_entry_is_recognised_by_its_runner_call_or_its_old_inline_lock():
-    (entry,) = app_crontab.cron_entries([JOB], SETTINGS)
+    (entry,) = crontab.cron_entries([JOB], SETTINGS)
     assert entry["markers"] == ["/usr/local/bin/server-maintanence-job --log cron.log health ",
                                 " /opt/sm/logs/health.lock "]
 
 
 def test_an_unwanted_job_is_an_entry_to_remove():
-    (entry,) = app_crontab.cron_entries([dict(JOB, wanted=False)], SETTINGS)
+    (entry,) = crontab.cron_entries([dict(JOB, wanted=False)], SETTINGS)
     assert entry["state"] == "absent"

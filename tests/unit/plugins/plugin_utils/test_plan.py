@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _plan as planner
-from ansible_collections.server_maintanence.ops.plugins.module_utils import app_crontab as cron
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _crontab as cron
 
 SETTINGS = {"runner": "/usr/local/bin/server-maintanence-job", "logs_dir": "/opt/sm/logs"}
 JOB = {"name": "server-maintanence health check", "id": "health", "wanted": True, "schedule": "*/5  * * * *",

@@ -9,7 +9,7 @@ never its content.
 The role installs this file on the host beside the job runner, which runs
 it as a script when a job ends (under the runner's write lock):
 
-    python3 -I job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END [LOGS_DIR LOGROTATE_STATE [SETTINGS]]
+    python3 -I _job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END [LOGS_DIR LOGROTATE_STATE [SETTINGS]]
 
 replaces STATE_DIR/NAME.state with the job's record, keeping its last
 success, and with LOGS_DIR and LOGROTATE_STATE also
@@ -406,7 +406,7 @@ def running_commit(entry):
 
 def main(argv):
     if len(argv) not in (7, 9, 10) or not re.match(RECORD_FIELDS["name"] + "\\Z", argv[2]):
-        sys.stderr.write("usage: job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END "
+        sys.stderr.write("usage: _job_records.py STATE_DIR NAME EXIT_CODE OUTCOME START END "
                          "[LOGS_DIR LOGROTATE_STATE [SETTINGS]]\n")
         return 64
     state_dir, name, exit_code, outcome, start, end = argv[1:7]

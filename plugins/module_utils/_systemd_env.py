@@ -6,7 +6,7 @@ One reader for everything that reads that file: the probe, the env_file
 module, and the job runner, which runs this file as a script to load it
 instead of sourcing it with sh:
 
-    python3 -I systemd_env.py ENV_FILE COMMAND [ARG...]
+    python3 -I _systemd_env.py ENV_FILE COMMAND [ARG...]
 
 reads ENV_FILE, adds its variables to the environment and executes COMMAND
 (an absolute path), or exits 65 without running it when systemd would refuse
@@ -275,16 +275,16 @@ def _initial_environment():
 
 
 def main(argv):
-    """python3 -I systemd_env.py ENV_FILE COMMAND [ARG...]: exec COMMAND with
+    """python3 -I _systemd_env.py ENV_FILE COMMAND [ARG...]: exec COMMAND with
     ENV_FILE's variables added; exit 78 when it cannot be read, 65 when
-    systemd refuses it, 64 on bad usage. python3 -I systemd_env.py --check
+    systemd refuses it, 64 on bad usage. python3 -I _systemd_env.py --check
     ENV_FILE: only exit 0, 65 or 78."""
     check = argv[1:2] == ["--check"]
     if check and len(argv) == 3:
         argv = argv[1:]
     elif check or len(argv) < 3 or not os.path.isabs(argv[2]):
-        sys.stderr.write("usage: systemd_env.py ENV_FILE /ABSOLUTE/COMMAND [ARG...]\n"
-                         "       systemd_env.py --check ENV_FILE\n")
+        sys.stderr.write("usage: _systemd_env.py ENV_FILE /ABSOLUTE/COMMAND [ARG...]\n"
+                         "       _systemd_env.py --check ENV_FILE\n")
         return 64
     try:
         pairs = read(argv[1])
