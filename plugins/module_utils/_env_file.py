@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
-"""The app's env file: the keys the role keeps there (env_lines), and
-setting them so that systemd's EnvironmentFile= gives each exactly its
-value, written whole, never through a link, never showing a value. Private
-to the collection: the env_file and maintenance modules write with it.
+"""The app's env file: the keys the role keeps there (env_lines, which the
+description calls on the controller), and setting them on the host so that
+systemd's EnvironmentFile= gives each exactly its value, written whole,
+never through a link, never showing a value. Private to the collection: the
+maintenance module (and the deprecated env_file module) write with it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -204,8 +205,10 @@ def logs_dir_setting(logs_dir, project_dir):
 
 
 def _hostname(url):
-    """The URL's host, or None. Never raises: the probe's arguments compute
-    the lines before its action plugin refuses a bad hub URL by name."""
+    """The URL's host, or None. Never raises: in the role, validation
+    (input_errors) refuses a bad hub URL by name before the description
+    calls env_lines; called otherwise, a bad URL gives no host, not a
+    traceback."""
     try:
         return urlsplit(url or "").hostname
     except ValueError:

@@ -18,7 +18,7 @@ by one rename. SETTINGS (the role's description.metrics_settings) adds
 what the shipped alert rules compare with: the jobs on, each with its
 interval and when it is late, the rotation's frequency and when it is
 overdue, the logs size limit; with it only the jobs on are reported. The
-probe and status read records with the same code.
+reading for status (_host_reading.py) reads records with the same code.
 
 The app's bin/update.sh appends one JSON line per update attempt to
 LOGS_DIR/update-history.jsonl (bin/lib/update.sh, _up_record_history); the

@@ -3,7 +3,8 @@
 """The role's directories, files and links put in place or removed, never
 through a link, in two passes: every file's new content is staged and
 validated before the first change a reader sees. Private to the
-collection: the managed_paths and maintenance modules apply with it.
+collection: the maintenance module (and the deprecated managed_paths module)
+apply with it.
 """
 
 from __future__ import absolute_import, division, print_function

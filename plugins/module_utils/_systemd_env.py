@@ -2,9 +2,10 @@
 # MIT License (see LICENSE)
 """The app's env file as systemd's EnvironmentFile= reads it (systemd.exec(5)).
 
-One reader for everything that reads that file: the probe, the env_file
-module, and the job runner, which runs this file as a script to load it
-instead of sourcing it with sh:
+One reader for everything that reads that file: the host reading
+(_host_reading.py), the writing of its keys (_env_file.py), and the job
+runner, which runs this file as a script to load it instead of sourcing it
+with sh:
 
     python3 -I _systemd_env.py ENV_FILE COMMAND [ARG...]
 

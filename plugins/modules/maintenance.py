@@ -153,8 +153,8 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Runs C(crontab), C(systemctl) (or C(service) where systemd is not PID 1) and each file's validation
-    command; nothing else.
+  - Runs C(crontab), C(systemctl) (where systemd is not PID 1, C(/etc/init.d/cron start) or C(service cron start)
+    instead) and each file's validation command; nothing else.
 seealso:
   - module: server_maintanence.ops.probe
   - module: server_maintanence.ops.managed_paths

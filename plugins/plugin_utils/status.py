@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # MIT License (see LICENSE)
-"""A host's maintenance status, judged on the controller from a probe run
-with report=true, and the fleet's status as one text table
-(playbooks/status.yml)."""
+"""A host's maintenance status, judged on the controller from the reading
+the maintenance module returns with state=status (its `probe` key; the
+probe module's with report=true is the same), and the fleet's status as one
+text table (playbooks/status.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -48,12 +49,12 @@ def _number(text):
 
 
 def status_report(probe, settings):
-    """One host's maintenance status from a probe run with report=true, and
+    """One host's maintenance status from a reading made for status, and
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
     changed while it has none), a job whose last run was not started because
     systemd refuses the env file (outcome env_refused), an env file the
-    host's systemd refuses, a record the probe could not trust, cron
+    host's systemd refuses, a record the reading could not trust, cron
     not running, a state directory the runner cannot write its records in
     (full, read-only, or closed to the app user), the logs directory above
     max_logs_size, the app's last update attempt failed (a warning instead
