@@ -25,7 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SITE = REPO / "playbooks" / "site.yml"
 STATUS = REPO / "playbooks" / "status.yml"
 # The app's source is the judge of what the role relies on.
-sys.path.insert(0, str(REPO / "tests" / "unit"))
+sys.path.insert(0, str(REPO / "tests" / "unit" / "app_contract"))
 import upstream_app  # noqa: E402  pylint: disable=wrong-import-position
 
 APP_DIR = "/opt/server-monitoring"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test stand-in for the app's manage.py: prints one JSON line per run.
 
-It keeps the app's contract (tests/unit/test_stub_contract.py checks it
+It keeps the app's contract (tests/unit/app_contract/test_stub_contract.py checks it
 against the app's source):
 - COMMANDS is every command and option it accepts, each one the app's own;
   anything else exits 2 with a usage error, as Django's argument parser does.

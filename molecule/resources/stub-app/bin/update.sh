@@ -1,6 +1,6 @@
 #!/bin/sh
 # Test stand-in for the app's bin/update.sh. It accepts exactly the options in
-# the case below, each one the real script's own (tests/unit/
+# the case below, each one the real script's own (tests/unit/app_contract/
 # test_stub_contract.py checks them against the app's source), and exits 2 on
 # anything else.
 for arg in "$@"; do

@@ -1,6 +1,6 @@
 """Tricky env file lines and the value systemd's EnvironmentFile= gives each.
 
-Shared by the reader's unit tests (test_systemd_env.py beside it) and the
+Shared by the reader's unit tests (test__systemd_env.py beside it) and the
 systemd scenario, which writes the same raw lines into a real env file and
 compares what a unit and the health job see. The expected values follow
 systemd.exec(5) and systemd's src/basic/env-file.c, not the reader.

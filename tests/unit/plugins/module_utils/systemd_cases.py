@@ -1,6 +1,6 @@
 """systemd's own test inputs for EnvironmentFile=, and what systemd gives a unit.
 
-Shared by the reader's unit tests (test_systemd_env.py beside it) and the
+Shared by the reader's unit tests (test__systemd_env.py beside it) and the
 systemd scenario (tests/infra/systemd/test_systemd_cases.py), where the
 image's own systemd loads every input through a oneshot unit and is the judge.
 

@@ -4,21 +4,13 @@ any change, a missing uv and an open metrics directory are warnings, and
 missing packages stop the run before any change until the action plugin has
 installed them."""
 
-import importlib.util
-import pathlib
 
 import pytest
 
-# The shared loaders, by file path: plain pytest and ansible-test units import tests differently.
-_spec = importlib.util.spec_from_file_location("module_loading", pathlib.Path(__file__).with_name("module_loading.py"))
-module_loading = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(module_loading)
-_spec = importlib.util.spec_from_file_location("maintenance_host",
-                                               pathlib.Path(__file__).with_name("maintenance_host.py"))
-host = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(host)
+from ...conftest import load_module
+from . import maintenance_host as host
 
-maintenance = module_loading.load_module("maintenance")
+maintenance = load_module("maintenance")
 
 LOGS = "/opt/server-monitoring/logs"
 

@@ -2,11 +2,16 @@
 below is worked out by hand from the schedule or the probe reading."""
 
 import copy
+import json
 import re
 
 import pytest
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, description, status
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import status_report, status_table
+
+from ..module_utils.test__job_records import FAILED, history, line
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -512,3 +517,42 @@ def test_an_auto_update_the_app_would_run_as_on_a_dev_host_is_a_warning_not_a_pr
     assert "warning: web1: " + warning in status.status_table({"web1": report}).splitlines()
     for mode in ("prod", "systemd", "docker", None):
         assert status.status_report(reading(update_mode={"mode": mode, "systemd": None}), settings())["warnings"] == []
+
+
+# the app's update history (read by module_utils/_job_records.py) ------------
+
+def report(history_read, **settings):
+    probe = {"now": 1796095802 + 7200, "jobs": {}, "cron_running": True, "logs": {"size": 1, "free": 1},
+             "last_rotation": None, "update_history": history_read,
+             "units_active": {"server-monitoring-inbox.service": True}}  # a drain runs: no warning of its own
+    return status_report(probe, dict({"cluster_role": "standalone", "jobs": [], "max_intervals": 2,
+                                      "max_logs_size": "1G", "logs_dir": "/opt/app/logs",
+                                      "state_dir": "/var/lib/sm"}, **settings))
+
+
+def test_a_failed_update_fails_the_host_or_warns(tmp_path):
+    failed = job_records.read_history(history(tmp_path, line(), json.dumps(FAILED)))
+    found = report(failed)
+    assert found["update"]["commit"] == "77c4be3", "rolled back: the old commit runs"
+    assert found["problems"] == ["the last update attempt of the app, 2h ago, failed at migrate (77c4be3 to 9f1e2d3) and was "
+                                 "rolled back to 77c4be3; bin/update.sh --history shows it"]
+    warned = report(failed, fail_on_failed_update=False)
+    assert warned["problems"] == [] and warned["warnings"] == found["problems"]
+    kept = job_records.read_history(history(tmp_path, json.dumps(dict(FAILED, rolled_back=False))))
+    assert report(kept)["update"]["commit"] == "9f1e2d3"
+    assert "was not rolled back" in report(kept)["problems"][0]
+
+
+def test_the_table_shows_commits_attempts_and_drift(tmp_path):
+    good = report(job_records.read_history(history(tmp_path, line())))
+    failed = report(job_records.read_history(history(tmp_path, json.dumps(FAILED))))
+    bad = report({"last": None, "bad": 3, "error": None})
+    table = status_table({"web1": good, "web2": good, "web3": failed, "web4": bad})
+    rows = {row.split()[0]: row.split() for row in table.splitlines()[1:5]}
+    assert rows["web1"][2:4] == ["9f1e2d3", "2h/updated"]
+    assert rows["web3"][2:4] == ["77c4be3", "2h/FAILED:migrate:rolled-back"]
+    assert rows["web4"][2:4] == ["-", "-"]
+    assert ("app commits: 9f1e2d3 on 2 hosts, 77c4be3 on 1 host, no update history on 1 host (drift)"
+            in table.splitlines())
+    assert ("warning: web4: /opt/app/logs/update-history.jsonl: 3 line(s) at its end are not what bin/update.sh "
+            "writes; skipped") in table.splitlines()

@@ -249,7 +249,7 @@ def test_an_agent_whose_env_file_the_role_manages_needs_a_hub_key(role, key):
     assert message.startswith("server_maintanence_hub_api_key is required when server_maintanence_cluster_role is "
                               "%s and server_maintanence_manage_env_file is true" % role)
     # No way out through the hub's auth: the app's push_to_hub refuses an empty key whatever it is
-    # (tests/unit/test_upstream_contract.py checks that against the app's code).
+    # (tests/unit/app_contract/test_upstream_contract.py checks that against the app's code).
     assert "a hub with API key auth off still needs a non-empty HUB_API_KEY on the agent" in message
     assert "create_api_key" in message
 

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-import upstream_app
+from . import upstream_app
 
-STUB = pathlib.Path(__file__).resolve().parents[2] / "molecule" / "resources" / "stub-app"
+STUB = pathlib.Path(__file__).resolve().parents[3] / "molecule" / "resources" / "stub-app"
 _spec = importlib.util.spec_from_file_location("stub_manage", STUB / "manage.py")
 stub = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stub)

@@ -3,7 +3,7 @@
 Each test takes a fact from the role (its description of the host in
 plugins/plugin_utils/description.py, its defaults, and what the maintenance
 module builds from them on the host) and a
-fact from the app (tests/unit/upstream_app.py reads it out of the source), so
+fact from the app (upstream_app.py beside this file reads it out of the source), so
 a change upstream that breaks the role fails here, in seconds, before any
 container starts.
 """
@@ -19,12 +19,15 @@ import types
 import pytest
 import yaml
 
-import upstream_app
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from ..conftest import load_module
+from ..plugins.modules import maintenance_host
+from . import upstream_app
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "server_maintanence"
 _spec = importlib.util.spec_from_file_location("_crontab", REPO / "plugins" / "module_utils" / "_crontab.py")
 crontab = importlib.util.module_from_spec(_spec)
@@ -33,14 +36,7 @@ _spec = importlib.util.spec_from_file_location("_systemd_env", REPO / "plugins" 
 systemd_env = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(systemd_env)
 # The maintenance module and its Engine without a host (tests/unit/plugins/modules/maintenance_host.py).
-MODULES = REPO / "tests" / "unit" / "plugins" / "modules"
-_spec = importlib.util.spec_from_file_location("module_loading", MODULES / "module_loading.py")
-module_loading = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(module_loading)
-_spec = importlib.util.spec_from_file_location("maintenance_host", MODULES / "maintenance_host.py")
-maintenance_host = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(maintenance_host)
-maintenance = module_loading.load_module("maintenance")
+maintenance = load_module("maintenance")
 
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 

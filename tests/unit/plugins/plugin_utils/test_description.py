@@ -19,7 +19,7 @@ from ansible_collections.server_maintanence.ops.plugins.module_utils import _env
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _plan as planner
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
-REPO = pathlib.Path(__file__).resolve().parents[1].parent
+REPO = pathlib.Path(__file__).resolve().parents[4]
 ROLE = REPO / "roles" / "server_maintanence"
 SPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())

@@ -20,7 +20,7 @@ import yaml
 
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "server_maintanence"
 SPEC_FILE = ROLE / "meta" / "argument_specs.yml"
 DEFAULTS_FILE = ROLE / "defaults" / "main.yml"

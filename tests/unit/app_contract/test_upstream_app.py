@@ -9,7 +9,7 @@ from operator import methodcaller
 
 import pytest
 
-import upstream_app
+from . import upstream_app
 
 CRON_CHECK = "apps/checkers/checks.py"
 PUSH = "apps/alerts/management/commands/push_to_hub.py"

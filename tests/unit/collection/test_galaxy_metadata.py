@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))
 LINKS = ("repository", "documentation", "homepage", "issues")
 NAME = re.compile(r"^(?!.*__)[a-z]+[0-9a-z_]*$")  # galaxy-importer's names and tags

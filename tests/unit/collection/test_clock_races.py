@@ -36,7 +36,7 @@ import re
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 INFRA = REPO / "tests" / "infra"
 CONSUMER = REPO / "tests" / "consumer" / "test_consumer.py"
 

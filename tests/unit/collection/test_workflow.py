@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MAKEFILE = REPO / "Makefile"
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 CI_RUN = REPO / ".ci" / "run"
@@ -280,3 +280,11 @@ def test_pre_commit_hooks_run_the_same_commands_as_make_lint():
     assert sorted(entries) == sorted(lint), f"make lint runs {lint}, pre-commit runs {entries}"
     for hook in pre_commit_hooks().values():
         assert hook.get("pass_filenames") is False, f"{hook['id']} lints the whole tree, like make lint"
+
+
+def test_ansible_test_units_pins_what_requirements_txt_pins():
+    """tests/unit/requirements.txt (what `ansible-test units` installs) is a subset of requirements.txt."""
+    requirements = requirement_pins()
+    units = requirement_pins(REPO / "tests" / "unit" / "requirements.txt")
+    assert units and {name: requirements.get(name) for name in units} == units, (
+        f"tests/unit/requirements.txt pins {units}, requirements.txt {requirements}")

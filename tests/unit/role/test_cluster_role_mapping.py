@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 ANSIBLE = pathlib.Path(sys.executable).parent / "ansible"
 
 INVENTORY = """

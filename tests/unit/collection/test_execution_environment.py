@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "docs" / "execution-environment"
 ANSIBLE_BUILDER = pathlib.Path(sys.executable).parent / "ansible-builder"
 

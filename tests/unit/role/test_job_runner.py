@@ -20,14 +20,13 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 RUNNER = REPO / "roles" / "server_maintanence" / "files" / "server-maintanence-job"
 # What the role installs as the runner's env_loader.
 LOADER = REPO / "plugins" / "module_utils" / "_systemd_env.py"
 # What the role installs as the runner's records: the writer of the records and metrics.
 RECORDS = REPO / "plugins" / "module_utils" / "_job_records.py"
-sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins" / "module_utils"))
-import env_table  # noqa: E402  pylint: disable=wrong-import-position
+from ..plugins.module_utils import env_table  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description  # noqa: E402
 DEFAULTS = yaml.safe_load((REPO / "roles" / "server_maintanence" / "defaults" / "main.yml").read_text())
 SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"

@@ -1,4 +1,7 @@
-"""Each public filter's ansible-doc file says what its code takes and returns.
+"""plugins/filter/core.py registers the functions of plugins/plugin_utils/:
+the public ones; there are no internal filters (the role's engine calls its
+code in Python, not through filters). Each public filter's ansible-doc file
+(plugins/filter/<name>.yml) says what its code takes and returns.
 
 For every plugins/filter/<name>.yml:
 - the name is a filter that core.py registers, and every filter of core.py
@@ -31,10 +34,12 @@ import pytest
 import yaml
 
 from ansible_collections.server_maintanence.ops.plugins.filter import core
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, status
 
 FILTER_DIR = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "filter"
 DOCS = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(FILTER_DIR.glob("*.yml"))}
 PUBLIC = core.FilterModule().filters()
+PUBLIC_NAMES = {"cron_interval", "cron_splay", "size_bytes", "status_report", "status_table"}
 
 NOW = 1_800_000_000.0
 HEALTH = {"id": "health", "name": "server-maintanence health check", "schedule": "*/5 * * * *"}
@@ -246,3 +251,15 @@ def test_the_calls_return_what_is_documented(name):
     returned = DOCS[name]["RETURN"]["_value"]
     for value, args in CALLS[name]:
         _returns_as_documented(PUBLIC[name](value, *args), returned, ("_value",))
+
+
+def test_each_filter_is_the_plugin_utils_function_of_its_name():
+    modules = (cron, status)
+    for name, function in core.FilterModule().filters().items():
+        owners = [module for module in modules if getattr(module, name, None) is function]
+        assert owners and function.__name__ == name, name
+
+
+def test_the_public_filters_are_the_only_filters():
+    assert set(core.FilterModule().filters()) == PUBLIC_NAMES
+    assert sorted(path.stem for path in FILTER_DIR.glob("*.py") if path.stem != "__init__") == ["core"]

@@ -30,12 +30,12 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-import upstream_app
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import cron, description
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.status import status_report
-from test_job_runner import REPO, Sandbox, holding_lock
+from ..app_contract import upstream_app
+from .test_job_runner import REPO, Sandbox, holding_lock
 
 RULES = REPO / "roles" / "server_maintanence" / "files" / description.ALERT_RULES
 DEFAULTS = REPO / "roles" / "server_maintanence" / "defaults" / "main.yml"

@@ -1,9 +1,25 @@
-"""The crontab reconciler shared by the app_crontab module and the planner."""
+"""module_utils/_crontab.py: the reconciler shared by the app_crontab module
+and the planner, and the crontab's one read and at most one write, from a
+complete private file, against a fake crontab(1). The write is driven
+through the app_crontab module's main(), which hands its entries to
+_crontab.apply(); the module's own interface is
+tests/unit/plugins/modules/test_app_crontab.py."""
 
 import importlib.util
+import json
+import os
 import pathlib
+import stat
 
 import pytest
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _crontab as crontab_utils
+
+from ...conftest import load_module, patch_module_args
+
+app_crontab = load_module("app_crontab")
 
 PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins/module_utils/_crontab.py"
 spec = importlib.util.spec_from_file_location("server_maintanence_app_crontab", PATH)
@@ -94,3 +110,87 @@ def test_reconciling_twice_changes_nothing_more():
     messy = ["MAILTO=ops", HEADER, MINE, "x # server-maintanence cluster push", HEALTH["line"]]
     once = crontab.reconcile(messy, ENTRIES)[0]
     assert crontab.reconcile(once, ENTRIES) == (once, [])
+
+
+# one read, at most one write ------------------------------------------------
+
+# The app_crontab module's entries (the reconciler's tests above have their own).
+HEALTH_ENTRY = {"name": "server-maintanence health check", "state": "present",
+                "line": "*/5 * * * * %s --log cron.log health 240 /uv run python manage.py run_pipeline" % RUNNER,
+                "markers": [RUNNER + " --log cron.log health "]}
+UPDATE_ENTRY = {"name": "server-maintanence auto-update", "state": "absent", "markers": [RUNNER + " update "]}
+INSTALLER = "0 3 * * * cd /opt/sm && bin/update.sh --rollback # server-maintanence auto-update"
+MINE_LINE = "17 4 * * * /usr/bin/true"
+
+
+class Crontab:
+    """crontab(1) for one user: `-l` answers, `-u USER FILE` stores the file;
+    every call recorded, with the mode of each file it read."""
+
+    def __init__(self, monkeypatch, text=None, installed=True):
+        self.text, self.calls, self.modes = text, [], []
+        monkeypatch.setattr(AnsibleModule, "run_command", self.run_command)
+        monkeypatch.setattr(AnsibleModule, "get_bin_path",
+                            lambda module, name, *args, **kwargs: "/usr/bin/crontab" if installed else None)
+
+    def run_command(self, args, data=None, binary_data=False, **kwargs):
+        self.calls.append(args)
+        if args[:2] == ["crontab", "-l"]:
+            return (0, self.text, "") if self.text is not None else (1, "", "no crontab for www-data\n")
+        assert args[:3] == ["crontab", "-u", "www-data"] and len(args) == 4 and data is None
+        self.modes.append(stat.S_IMODE(os.stat(args[3]).st_mode))
+        self.text = pathlib.Path(args[3]).read_text()
+        return 0, "", ""
+
+
+def run(capsys, entries, **args):
+    with patch_module_args(dict(args, user="www-data", entries=entries)):
+        with pytest.raises(SystemExit) as exited:
+            app_crontab.main()
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(autouse=True)
+def copies(monkeypatch, tmp_path):
+    """Where the module writes crontab's copies in these tests (on a host, /run)."""
+    monkeypatch.setattr(crontab_utils.safety, "PRIVATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_crontab_is_installed_from_a_complete_private_file_then_removed(monkeypatch, capsys, copies):
+    crontab = Crontab(monkeypatch)
+
+    code, _result = run(capsys, [HEALTH_ENTRY])
+
+    assert code == 0 and crontab.modes == [0o600]
+    (call,) = [call for call in crontab.calls if call[1] == "-u"]
+    assert os.path.dirname(call[3]) == str(copies) and os.path.basename(call[3]).startswith("crontab.")
+    assert call[3].endswith("~") and list(copies.iterdir()) == []
+
+
+def test_a_fresh_crontab_gets_the_entries_in_one_write(monkeypatch, capsys):
+    crontab = Crontab(monkeypatch)
+
+    code, result = run(capsys, [HEALTH_ENTRY, UPDATE_ENTRY])
+
+    assert code == 0 and result["changed"] is True
+    assert crontab.text == "#Ansible: %s\n%s\n" % (HEALTH_ENTRY["name"], HEALTH_ENTRY["line"])
+    assert [call[:2] for call in crontab.calls] == [["crontab", "-l"], ["crontab", "-u"]]
+
+
+def test_a_crontab_in_place_is_read_once_and_not_written(monkeypatch, capsys):
+    crontab = Crontab(monkeypatch, "MAILTO=ops\n#Ansible: %s\n%s\n" % (HEALTH_ENTRY["name"], HEALTH_ENTRY["line"]))
+
+    code, result = run(capsys, [HEALTH_ENTRY, UPDATE_ENTRY])
+
+    assert code == 0 and result["changed"] is False and result["taken_over"] == []
+    assert len(crontab.calls) == 1
+
+
+def test_uninstall_keeps_the_installers_lines_when_told_to(monkeypatch, capsys):
+    crontab = Crontab(monkeypatch, "%s\n#Ansible: %s\n%s\n" % (INSTALLER, HEALTH_ENTRY["name"], HEALTH_ENTRY["line"]))
+
+    code, result = run(capsys, [dict(HEALTH_ENTRY, state="absent"), UPDATE_ENTRY], take_over=False)
+
+    assert code == 0 and result["changed"] is True and result["taken_over"] == []
+    assert crontab.text == INSTALLER + "\n"

@@ -17,7 +17,7 @@ import subprocess
 import tarfile
 import types
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 FETCH_SCRIPT = REPO / "scripts" / "fetch-upstream.sh"
 SETTINGS = "config/settings.py"
 UNIT_KEYS = ("User", "Group", "WorkingDirectory", "EnvironmentFile", "ExecStart")

@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 PLAYBOOK = pathlib.Path(sys.executable).parent / "ansible-playbook"
 SPEC = REPO / "roles" / "server_maintanence" / "meta" / "argument_specs.yml"
 OPTIONS = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
