@@ -56,6 +56,8 @@ RECORD_FIELDS = {
 # The order the runner writes them in.
 FIELD_ORDER = ("name", "start", "end", "duration", "exit_code", "outcome", "skipped", "timed_out", "last_success")
 RECORD_LIMIT = 4096
+# A job's record in the state directory is <job id><RECORD_SUFFIX>.
+RECORD_SUFFIX = ".state"
 METRICS_NAME = "server_maintanence.prom"
 # Each job gauge: its name, the record field it shows, its help text.
 JOB_GAUGES = (
@@ -142,10 +144,15 @@ def parse_record(text, job):
     return fields
 
 
+def record_name(job):
+    """The name of a job's record in the state directory."""
+    return job + RECORD_SUFFIX
+
+
 def read_record(state_dir, job):
     """The record of job in state_dir: None when there is none, else its
     fields or {"error": why}."""
-    content, kind = read_small(os.path.join(state_dir, "%s.state" % job), RECORD_LIMIT)
+    content, kind = read_small(os.path.join(state_dir, record_name(job)), RECORD_LIMIT)
     if kind is None:
         return None
     if content is None:
@@ -327,7 +334,7 @@ def record(state_dir, name, exit_code, outcome, start, end):
     fields = {"name": name, "start": start, "end": end, "duration": "%.3f" % (float(end) - float(start)),
               "exit_code": str(exit_code), "outcome": outcome, "skipped": "1" if outcome == "skipped" else "0",
               "timed_out": "1" if outcome == "timeout" else "0", "last_success": last_success}
-    replace(os.path.join(state_dir, "%s.state" % name),
+    replace(os.path.join(state_dir, record_name(name)),
             "".join("%s=%s\n" % (key, fields[key]) for key in FIELD_ORDER))
 
 
@@ -356,7 +363,7 @@ def metrics_text(state_dir, logs_dir, logrotate_state, settings=None):
     (parse_settings) what the alert rules compare them with, the records
     then limited to the jobs on. A record that is not well formed is left
     out."""
-    names = sorted(entry[:-len(".state")] for entry in os.listdir(state_dir) if entry.endswith(".state"))
+    names = sorted(entry[:-len(RECORD_SUFFIX)] for entry in os.listdir(state_dir) if entry.endswith(RECORD_SUFFIX))
     if settings is not None:
         names = [name for name in names if name in set(job[0] for job in settings["jobs"])]
     records = [found for found in (read_record(state_dir, name) for name in names)

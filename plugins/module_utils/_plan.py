@@ -14,10 +14,9 @@ import hashlib
 import json
 import posixpath
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import APP_UNIT, PREFIX
 from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import installer_lines, reconcile
 
-
-PREFIX = "server_maintanence_"
 # The owner of the record the role leaves in a directory it creates: root,
 # so the app user cannot forge it.
 RECORD_OWNER = "root"
@@ -110,9 +109,9 @@ def update_mode_warning(probe):
     return ("%sauto_update_enabled: the app's bin/update.sh will take this host for a development one and run "
             "`uv sync --all-extras --dev` on each update (bin/lib/health_check.sh detect_mode: the project's "
             ".env sets neither DEPLOY_METHOD=docker nor DJANGO_ENV=prod, and %s, so the app user's "
-            "`systemctl list-unit-files server-monitoring.service` does not list it). Set DJANGO_ENV=prod in "
-            "the project's .env, or install the app's server-monitoring.service unit"
-            % (PREFIX, found.get("systemd")))
+            "`systemctl list-unit-files %s` does not list it). Set DJANGO_ENV=prod in "
+            "the project's .env, or install the app's %s unit"
+            % (PREFIX, found.get("systemd"), APP_UNIT, APP_UNIT))
 
 
 def env_refused_message(probe):

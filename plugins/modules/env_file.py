@@ -96,8 +96,7 @@ changed_keys:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
-from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import apply, mode_error, value_error
+from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import set_keys
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 
 
@@ -114,18 +113,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    shown = safety.shown(params["path"], params["setting"])
-    mode, error = mode_error(params["mode"], shown)
-    values = dict((key, str(value)) for key, value in params["values"].items())
-    error = error or value_error(values, shown)
-    if error:
-        module.fail_json(msg=error)
     try:
-        result = apply(module, params["path"], values, params["group"], params["setting"], params["owner"], mode)
+        result = set_keys(module, params["path"], params["values"], params["group"], params["setting"],
+                          params["owner"], params["mode"])
     except Refused as error:
         module.fail_json(msg=str(error))
-    except OSError as error:
-        module.fail_json(msg=str(safety.write_failure(error, params["path"], params["setting"])))
     module.exit_json(**result)
 
 

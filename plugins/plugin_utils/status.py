@@ -11,8 +11,9 @@ __metaclass__ = type
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, late_after
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import (
     env_refused_message, update_mode_warning)
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT, size_bytes
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import HISTORY_NAME, record_name
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import (
+    INBOX_JOB, INBOX_UNIT, PREFIX, size_bytes)
 
 # What the job runner needs free in the state directory to replace a record
 # and the metrics (each a new file renamed over the old one).
@@ -20,8 +21,6 @@ STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
 LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
           "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh); "
           "DRAIN shows what drains the app's inbox: unit (%s active), cron (the inbox job), NONE" % INBOX_UNIT)
-# The job runner's id of the cron inbox drain (description.JOBS).
-INBOX_JOB = "inbox"
 
 
 def _human_size(size):
@@ -72,7 +71,7 @@ def status_report(probe, settings):
             # Never trusted: the app user writes the state directory.
             jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
                          "interval": None})
-            record = "%s/%s.state" % (settings["state_dir"], job["id"])
+            record = "%s/%s" % (settings["state_dir"], record_name(job["id"]))
             problems.append("%s: its record %s %s; the job runner writes a fresh one on the job's next run "
                             "once the file is removed" % (job["name"], record, found["error"]))
             continue
@@ -164,7 +163,7 @@ def _update(history, now, settings):
     about the history itself, never its content)."""
     if not history:
         return None, []
-    path = "%s/update-history.jsonl" % settings["logs_dir"]
+    path = "%s/%s" % (settings["logs_dir"], HISTORY_NAME)
     warnings = []
     if history.get("error"):
         warnings.append("%s %s: not read" % (path, history["error"]))
