@@ -331,9 +331,9 @@ def read_host(module, params):
         services["logrotate_timer_active"] = _systemctl(
             module, "is-active", "--quiet", "logrotate.timer")[0]
 
-    report = {}
+    for_status = {}
     if params["report"]:
-        report = {
+        for_status = {
             "now": time.time(),
             "jobs": job_records.read_records(params["state_dir"], params["jobs"]),
             "state_dir": _state_dir(params["state_dir"], params["user"]),
@@ -343,7 +343,7 @@ def read_host(module, params):
             "crontab_changed": _mtime(os.path.join(CRONTABS, params["user"])),
         }
 
-    return dict(report, **{
+    return dict(for_status, **{
         "user_exists": user_exists,
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),

@@ -46,7 +46,7 @@ def _number(text):
         return None
 
 
-def status_report(probe, settings):
+def status_report(reading, settings):
     """One host's maintenance status from a probe run with report=true, and
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
@@ -62,11 +62,11 @@ def status_report(probe, settings):
     max_logs_size, logs_dir, state_dir, and optionally
     fail_on_failed_update (default true). And what drains the app's
     inbox, a warning when nothing does (_draining, _no_drain)."""
-    now = probe["now"]
+    now = reading["now"]
     limit_factor = int(settings["max_intervals"])
     jobs, problems, draining = [], [], set()
     for job in settings["jobs"]:
-        found = probe["jobs"].get(job["id"]) or {}
+        found = reading["jobs"].get(job["id"]) or {}
         if "error" in found:
             # Never trusted: the app user writes the state directory.
             jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
@@ -95,7 +95,7 @@ def status_report(probe, settings):
             continue
         # A job not yet successful gets its intervals from when the crontab
         # last changed (the role installed or edited its entry).
-        since = last_success if last_success is not None else probe.get("crontab_changed")
+        since = last_success if last_success is not None else reading.get("crontab_changed")
         if since is not None and now - since <= limit:
             continue
         if since is None:
@@ -108,33 +108,33 @@ def status_report(probe, settings):
         else:
             problems.append("%s: last succeeded %s ago, more than %d x its %s interval; %s"
                             % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
-    refused = env_refused_message(probe)
+    refused = env_refused_message(reading)
     if refused:
         problems.append(refused)
-    if not probe["cron_running"]:
+    if not reading["cron_running"]:
         problems.append("cron is not running: none of the jobs runs")
-    cause = _state_dir_blocked(probe.get("state_dir"))
+    cause = _state_dir_blocked(reading.get("state_dir"))
     if cause:
         problems.append("the state directory %s (%sstate_dir) %s: the jobs cannot write their records, so the "
                         "last ones shown may be stale" % (settings["state_dir"], PREFIX, cause))
-    logs = probe["logs"]
+    logs = reading["logs"]
     if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
         problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
                         % (settings["logs_dir"], _human_size(logs["size"]), PREFIX, settings["max_logs_size"]))
-    update, warnings = _update(probe.get("update_history"), now, settings)
+    update, warnings = _update(reading.get("update_history"), now, settings)
     if update and update["status"] == "failed":
         (problems if settings.get("fail_on_failed_update", True) else warnings).append(_failed_update(update))
-    if (probe.get("units_active") or {}).get(INBOX_UNIT):
+    if (reading.get("units_active") or {}).get(INBOX_UNIT):
         draining.add("unit")
     drain = [kind for kind in ("unit", "cron") if kind in draining]
     if not drain:
         warnings.append(_no_drain(any(job["id"] == INBOX_JOB for job in settings["jobs"]), limit_factor))
-    dev = update_mode_warning(probe)
+    dev = update_mode_warning(reading)
     if dev:
         warnings.append(dev)
-    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
+    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": reading["cron_running"],
             "logs_size": logs["size"], "logs_free": logs["free"],
-            "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
+            "rotation_age": None if reading["last_rotation"] is None else now - reading["last_rotation"],
             "update": update, "drain": drain, "problems": problems, "warnings": warnings}
 
 
