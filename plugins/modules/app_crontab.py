@@ -66,15 +66,8 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Runs C(crontab -l -u) and, when something changes, C(crontab -u USER FILE) with a complete copy
     of the new crontab, root's (C(0600)) in C(/run), removed afterwards. Never through a pipe, since

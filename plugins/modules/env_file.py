@@ -55,16 +55,11 @@ options:
     type: str
     default: ''
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff lists the keys that change, never a value.
-  platform:
-    support: full
-    platforms: posix
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """

@@ -44,19 +44,6 @@ options:
     description: The app's group.
     type: str
     required: true
-  uv_path:
-    description: The uv the entries run; empty to find it as the app's installer does, among O(uv_candidates).
-    type: str
-    default: ''
-  uv_candidates:
-    description: Where to look for uv when O(uv_path) is empty; C(~/) is the app user's home.
-    type: list
-    elements: str
-    default: []
-  env_file:
-    description: The app's env file.
-    type: path
-    default: ''
   env_plain:
     description: The env file's keys the role sets whose values may be shown (read back and compared in plain).
     type: dict
@@ -138,20 +125,16 @@ options:
     type: path
     required: true
 extends_documentation_fragment:
+  - server_maintanence.ops.app_paths
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
   action:
     description: Whether an action plugin runs on the controller before the module reaches the host.
     support: full
     details: The action plugin checks the role's variables and builds this module's arguments.
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: One diff per path, the crontab and the env file (keys only, never a value).
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Runs C(crontab), C(systemctl) (or C(service) where systemd is not PID 1) and each file's validation
     command; nothing else.

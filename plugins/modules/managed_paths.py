@@ -85,16 +85,11 @@ options:
             written in it, then renamed into place).
         type: str
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: One diff per path that changes; a file's diff shows its content.
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Missing parents of a directory or file are created C(root) C(0755).
 author:
