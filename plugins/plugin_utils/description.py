@@ -93,6 +93,7 @@ def job_by_id(job_id):
     """The entry of JOBS with that id."""
     return next(job for job in JOBS if job["id"] == job_id)
 
+
 # The role's templates, by the path they are installed at.
 TEMPLATES = {
     JOB_CONFIG: "etc/default/server-maintanence-job.j2",

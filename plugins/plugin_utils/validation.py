@@ -182,11 +182,12 @@ def _rule_errors(inputs):
     inbox_timeout_name = job_by_id(INBOX_JOB)["timeout"]
     inbox_timeout = _whole_number(inputs[inbox_timeout_name])
     if inbox_timeout is not None and inbox_timeout + KILL_GRACE_SECONDS >= APP_STALE_MINUTES * 60:
-        fail(inbox_timeout_name, "must be below %d: a drain run and the job runner's %d s kill grace must end within "
-                              "the %d minutes after which the app reclaims a run left PROCESSING as a crashed "
-                              "drain's (process_inbox --stale-minutes), or another drain takes over a run still "
-                              "executing; got %r" % (APP_STALE_MINUTES * 60 - KILL_GRACE_SECONDS,
-                                                     KILL_GRACE_SECONDS, APP_STALE_MINUTES, inputs[inbox_timeout_name]))
+        fail(inbox_timeout_name, "must be below %d: a drain run and the job runner's %d s kill grace must end "
+                                 "within the %d minutes after which the app reclaims a run left PROCESSING as a "
+                                 "crashed drain's (process_inbox --stale-minutes), or another drain takes over a "
+                                 "run still executing; got %r"
+             % (APP_STALE_MINUTES * 60 - KILL_GRACE_SECONDS, KILL_GRACE_SECONDS, APP_STALE_MINUTES,
+                inputs[inbox_timeout_name]))
     for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
                            ("logrotate_history_maxsize", False), ("status_max_logs_size", False)):
         value = inputs[name]

@@ -54,4 +54,3 @@ def test_the_description_and_the_host_side_read_the_same_facts():
     assert description.APP_ROOT_COMMAND == ["systemctl", "restart", "server-monitoring", "server-monitoring-inbox"]
     assert (_constants.APP_UNIT, _constants.INBOX_UNIT) == (
         "server-monitoring.service", "server-monitoring-inbox.service")
-

@@ -80,7 +80,7 @@ def test_a_job_logging_to_its_own_name_needs_no_log_option():
 def test_a_manage_job_runs_manage_py_through_the_settings_command():
     job = {key: value for key, value in JOB.items() if key != "command"}
     (entry,) = crontab.cron_entries([dict(job, manage="run_pipeline --checks-only --json")],
-                                        dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
+                                    dict(SETTINGS, manage="/usr/bin/uv run python manage.py"))
     assert entry["line"] == ("*/5 * * * * " + RUNNER_CALL
                              + "/usr/bin/uv run python manage.py run_pipeline --checks-only --json")
 
