@@ -11,6 +11,12 @@ DOCUMENTATION = r"""
 module: env_file
 short_description: Set keys in an env file read by systemd's EnvironmentFile=
 version_added: "0.3.0"
+deprecated:
+  removed_in: 1.0.0
+  why: The role sets the env file's keys inside M(server_maintanence.ops.maintenance), with the same code, and nothing calls this.
+  alternative: >-
+    The server_maintanence role with C(server_maintanence_manage_env_file=true); M(ansible.builtin.lineinfile)
+    for other keys.
 description:
   - Sets each key of O(values) in O(path) so that systemd's C(EnvironmentFile=)
     (and the job runner, which reads the file with the same rules) gives it

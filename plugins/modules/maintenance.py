@@ -140,9 +140,6 @@ notes:
     command; nothing else.
 seealso:
   - module: server_maintanence.ops.probe
-  - module: server_maintanence.ops.managed_paths
-  - module: server_maintanence.ops.app_crontab
-  - module: server_maintanence.ops.env_file
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """

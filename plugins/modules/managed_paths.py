@@ -12,6 +12,14 @@ DOCUMENTATION = r"""
 module: managed_paths
 short_description: Put directories, files and links in place in one call, never through a link
 version_added: "0.3.0"
+deprecated:
+  removed_in: 1.0.0
+  why: >-
+    Nothing in the server_maintanence role or its playbooks calls it: the role puts its directories,
+    files and links in place inside M(server_maintanence.ops.maintenance), with the same code.
+  alternative: >-
+    The server_maintanence role for the role's own paths; M(ansible.builtin.file) and
+    M(ansible.builtin.copy) for others.
 description:
   - Applies each item of O(paths) in order, in one module call.
   - The same code as the paths part of M(server_maintanence.ops.maintenance),
