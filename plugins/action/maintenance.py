@@ -129,7 +129,7 @@ def summary(inputs, found):
              "uv %s (%s);" % (uv["path"], "set by server_maintanence_uv_path" if value("uv_path")
                               else "found" if uv["exists"] else "not installed yet")]
     for entry in found["entries"]:
-        words.append("%s %s;" % (entry["name"].replace("server-maintanence ", ""),
+        words.append("%s %s;" % (_short([entry["name"]])[0],
                                  "[%s]" % entry["schedule"] if entry["wanted"] else "off"))
     words.append("logs %s rotated %s, keep %s, method %s, %s." % (
         value("logs_dir"), value("logrotate_frequency"), value("logrotate_rotate"), value("logrotate_method"),

@@ -21,6 +21,7 @@ import re
 
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import PREFIX
 
 HEADER = "#Ansible: "
 
@@ -153,11 +154,11 @@ def install(module, user, text, result):
         copy = safety.private_copy(to_bytes(text, errors="surrogate_or_strict"), safety.PRIVATE_DIR)
     except OSError as error:
         module.fail_json(msg=str(safety.write_failure(error, "%s/<temporary copy of %s's crontab>" % (
-            safety.PRIVATE_DIR, user), "server_maintanence_user")), **result)
+            safety.PRIVATE_DIR, user), PREFIX + "user")), **result)
     try:
         rc, _out, err = module.run_command(["crontab", "-u", user, copy])
     finally:
         safety.remove_leftover(copy)
     if rc != 0:
-        module.fail_json(msg="cannot write the crontab of %s (server_maintanence_user): crontab -u %s FILE "
-                             "failed: %s; it was left as it was" % (user, user, err.strip()), **result)
+        module.fail_json(msg="cannot write the crontab of %s (%suser): crontab -u %s FILE "
+                             "failed: %s; it was left as it was" % (user, PREFIX, user, err.strip()), **result)

@@ -136,6 +136,23 @@ def apply(module, path, values, group, setting, owner=None, mode=0o640):
             os.close(dir_fd)
 
 
+def set_keys(module, path, values, group, setting, owner=None, mode="0640"):
+    """Check, then apply(): the mode (octal text) must give others no access,
+    and each value must be one systemd reads back; a Refused naming the path
+    and its setting otherwise, also when the write fails, with nothing
+    written. Never shows a value."""
+    shown = safety.shown(path, setting)
+    number, error = mode_error(mode, shown)
+    values = dict((key, str(value)) for key, value in values.items())
+    error = error or value_error(values, shown)
+    if error:
+        raise Refused(error)
+    try:
+        return apply(module, path, values, group, setting, owner, number)
+    except OSError as error:
+        raise safety.write_failure(error, path, setting)
+
+
 def mode_error(mode, shown):
     """(the mode as a number, None) or (None, why it is refused)."""
     try:
@@ -165,11 +182,11 @@ def env_lines(settings):
     source by tests/unit/test_upstream_contract.py).
 
     `settings` holds cluster_role, hub_url, instance_id, hub_api_key (None:
-    not managed), api_key_auth_enabled, hub_ssrf_allowed,
-    ssrf_allowed_hosts: the SSRF_ALLOWED_HOSTS value now on the host (None:
-    no such line), whose entries are kept, and optionally logs_dir and
-    project_dir: a logs directory other than the app's default
-    (<project_dir>/logs) is passed on as LOGS_DIR.
+    not managed), api_key_auth_enabled, hub_ssrf_allowed, and optionally
+    logs_dir and project_dir: a logs directory other than the app's default
+    (<project_dir>/logs) is passed on as LOGS_DIR. SSRF_ALLOWED_HOSTS holds
+    the hub's host; on the host, with_kept_hosts() keeps the entries the
+    file already has.
     """
     lines = {}
     logs_dir = logs_dir_setting(settings.get("logs_dir"), settings.get("project_dir"))
@@ -183,13 +200,22 @@ def env_lines(settings):
         if settings["hub_ssrf_allowed"]:
             # push_to_hub refuses a hub on a private or loopback address unless
             # its host name is listed here; a fleet's hub usually is one.
-            hosts = [h.strip() for h in (settings.get("ssrf_allowed_hosts") or "").split(",") if h.strip()]
-            hub_host = _hostname(settings["hub_url"])
-            lines["SSRF_ALLOWED_HOSTS"] = ",".join(hosts + ([hub_host] if hub_host and hub_host not in hosts else []))
+            lines["SSRF_ALLOWED_HOSTS"] = _hostname(settings["hub_url"]) or ""
     if settings["cluster_role"] in ("hub", "both"):
         # The app turns auth on only for exactly "1".
         lines["API_KEY_AUTH_ENABLED"] = "1" if settings["api_key_auth_enabled"] else "0"
     return lines
+
+
+def with_kept_hosts(values, found):
+    """values with their SSRF_ALLOWED_HOSTS (if any) after the entries the
+    env file already gives (`found`: its value there, or None), each of
+    its own entries added once."""
+    if "SSRF_ALLOWED_HOSTS" not in values:
+        return values
+    hosts = [host.strip() for host in (found or "").split(",") if host.strip()]
+    added = [host for host in values["SSRF_ALLOWED_HOSTS"].split(",") if host and host not in hosts]
+    return dict(values, SSRF_ALLOWED_HOSTS=",".join(hosts + added))
 
 
 def logs_dir_setting(logs_dir, project_dir):

@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import APP_UNIT, LOGROTATE_STATE
 from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import read_crontab
 from ansible_collections.server_maintanence.ops.plugins.module_utils._systemd_env import (
     Refused, decode, host_systemd, parse, refusal)
@@ -238,9 +239,6 @@ def _free_space(path):
     return found.f_bavail * found.f_frsize
 
 
-# The app's systemd unit, whose presence makes bin/update.sh take the host
-# for a systemd one (bin/lib/health_check.sh detect_mode).
-APP_UNIT = "server-monitoring.service"
 # The D-Bus system bus: the app user's systemctl reaches systemd through it.
 SYSTEM_BUS = "/run/dbus/system_bus_socket"
 # A project .env larger than this is not read.
@@ -308,7 +306,7 @@ OPTIONS = {
     "state_dir": {"type": "path", "default": ""},
     "jobs": {"type": "list", "elements": "str", "default": []},
     "logs_dir": {"type": "path", "default": ""},
-    "logrotate_state": {"type": "path", "default": "/var/lib/logrotate/status"},
+    "logrotate_state": {"type": "path", "default": LOGROTATE_STATE},
     "project_env": {"type": "str", "default": ""},
 }
 
@@ -333,9 +331,9 @@ def read_host(module, params):
         services["logrotate_timer_active"] = _systemctl(
             module, "is-active", "--quiet", "logrotate.timer")[0]
 
-    report = {}
+    for_status = {}
     if params["report"]:
-        report = {
+        for_status = {
             "now": time.time(),
             "jobs": job_records.read_records(params["state_dir"], params["jobs"]),
             "state_dir": _state_dir(params["state_dir"], params["user"]),
@@ -345,7 +343,7 @@ def read_host(module, params):
             "crontab_changed": _mtime(os.path.join(CRONTABS, params["user"])),
         }
 
-    return dict(report, **{
+    return dict(for_status, **{
         "user_exists": user_exists,
         "group_exists": _account(grp.getgrnam, params["group"]),
         "uv": _uv(params["uv_path"], params["uv_candidates"], home),

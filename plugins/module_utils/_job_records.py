@@ -56,29 +56,30 @@ RECORD_FIELDS = {
 # The order the runner writes them in.
 FIELD_ORDER = ("name", "start", "end", "duration", "exit_code", "outcome", "skipped", "timed_out", "last_success")
 RECORD_LIMIT = 4096
+# A job's record in the state directory is <job id><RECORD_SUFFIX>.
+RECORD_SUFFIX = ".state"
 METRICS_NAME = "server_maintanence.prom"
-# Each job gauge: its name, the record field it shows, its help text.
-JOB_GAUGES = (
-    ("last_start_timestamp_seconds", "start", "When the job last started"),
-    ("last_success_timestamp_seconds", "last_success", "When the job last exited 0"),
-    ("last_exit_code", "exit_code",
+# Each gauge: its name (after server_maintanence_), where its samples come
+# from and its help text. "record": a field of each job's record, "job": an
+# index into each job of the settings, "host": a key of the settings; the
+# last two only with the settings.
+GAUGES = (
+    ("job_last_start_timestamp_seconds", "record", "start", "When the job last started"),
+    ("job_last_success_timestamp_seconds", "record", "last_success", "When the job last exited 0"),
+    ("job_last_exit_code", "record", "exit_code",
      "Exit code of the last run (75: skipped by the lock, 124: timed out, 65: not run, systemd refuses the env file)"),
-    ("last_duration_seconds", "duration", "How long the last run took"),
-    ("last_run_skipped", "skipped", "1 when the last run was skipped because the previous one held the lock"),
-    ("last_run_timed_out", "timed_out", "1 when the timeout stopped the last run"),
-)
-# With the settings: each job's gauge (its index in a settings job) and each
-# host's (its settings key).
-SETTING_GAUGES = (
-    ("interval_seconds", 1, "The longest time between two runs of the job's schedule"),
-    ("late_after_seconds", 2, "Time without a success after which the job is late (status_max_intervals intervals)"),
-)
-HOST_SETTING_GAUGES = (
-    ("status_max_intervals", "max_intervals", "How many of its intervals a job may go without a success"),
-    ("logrotate_interval_seconds", "rotation_interval", "The logrotate frequency of the app logs"),
-    ("logrotate_late_after_seconds", "rotation_late_after",
+    ("job_last_duration_seconds", "record", "duration", "How long the last run took"),
+    ("job_last_run_skipped", "record", "skipped",
+     "1 when the last run was skipped because the previous one held the lock"),
+    ("job_last_run_timed_out", "record", "timed_out", "1 when the timeout stopped the last run"),
+    ("job_interval_seconds", "job", 1, "The longest time between two runs of the job's schedule"),
+    ("job_late_after_seconds", "job", 2,
+     "Time without a success after which the job is late (status_max_intervals intervals)"),
+    ("status_max_intervals", "host", "max_intervals", "How many of its intervals a job may go without a success"),
+    ("logrotate_interval_seconds", "host", "rotation_interval", "The logrotate frequency of the app logs"),
+    ("logrotate_late_after_seconds", "host", "rotation_late_after",
      "Time after the last rotation at which the next one is overdue (the frequency and one run of logrotate)"),
-    ("logs_size_limit_bytes", "logs_limit", "The logs directory size above which the host fails its status"),
+    ("logs_size_limit_bytes", "host", "logs_limit", "The logs directory size above which the host fails its status"),
 )
 HISTORY_NAME = "update-history.jsonl"
 # How much of the history's end is read: a 200 MB file costs what a small one does.
@@ -142,10 +143,15 @@ def parse_record(text, job):
     return fields
 
 
+def record_name(job):
+    """The name of a job's record in the state directory."""
+    return job + RECORD_SUFFIX
+
+
 def read_record(state_dir, job):
     """The record of job in state_dir: None when there is none, else its
     fields or {"error": why}."""
-    content, kind = read_small(os.path.join(state_dir, "%s.state" % job), RECORD_LIMIT)
+    content, kind = read_small(os.path.join(state_dir, record_name(job)), RECORD_LIMIT)
     if kind is None:
         return None
     if content is None:
@@ -327,7 +333,7 @@ def record(state_dir, name, exit_code, outcome, start, end):
     fields = {"name": name, "start": start, "end": end, "duration": "%.3f" % (float(end) - float(start)),
               "exit_code": str(exit_code), "outcome": outcome, "skipped": "1" if outcome == "skipped" else "0",
               "timed_out": "1" if outcome == "timeout" else "0", "last_success": last_success}
-    replace(os.path.join(state_dir, "%s.state" % name),
+    replace(os.path.join(state_dir, record_name(name)),
             "".join("%s=%s\n" % (key, fields[key]) for key in FIELD_ORDER))
 
 
@@ -356,24 +362,22 @@ def metrics_text(state_dir, logs_dir, logrotate_state, settings=None):
     (parse_settings) what the alert rules compare them with, the records
     then limited to the jobs on. A record that is not well formed is left
     out."""
-    names = sorted(entry[:-len(".state")] for entry in os.listdir(state_dir) if entry.endswith(".state"))
+    names = sorted(entry[:-len(RECORD_SUFFIX)] for entry in os.listdir(state_dir) if entry.endswith(RECORD_SUFFIX))
     if settings is not None:
         names = [name for name in names if name in set(job[0] for job in settings["jobs"])]
     records = [found for found in (read_record(state_dir, name) for name in names)
                if found is not None and "error" not in found]
     lines = []
-    for metric, field, text in JOB_GAUGES:
-        _family(lines, "job_" + metric, text)
-        for found in records:
-            if found[field] != "":
-                lines.append('server_maintanence_job_%s{name="%s"} %s' % (metric, found["name"], found[field]))
-    if settings is not None:
-        for metric, index, text in SETTING_GAUGES:
-            _family(lines, "job_" + metric, text)
-            for job in settings["jobs"]:
-                lines.append('server_maintanence_job_%s{name="%s"} %d' % (metric, job[0], job[index]))
-        for metric, key, text in HOST_SETTING_GAUGES:
-            _family(lines, metric, text)
+    for metric, source, key, text in GAUGES:
+        if source != "record" and settings is None:
+            continue
+        _family(lines, metric, text)
+        if source == "record":
+            lines.extend('server_maintanence_%s{name="%s"} %s' % (metric, found["name"], found[key])
+                         for found in records if found[key] != "")
+        elif source == "job":
+            lines.extend('server_maintanence_%s{name="%s"} %d' % (metric, job[0], job[key]) for job in settings["jobs"])
+        else:
             lines.append("server_maintanence_%s %d" % (metric, settings[key]))
     size = disk_usage(logs_dir)
     if size is not None:

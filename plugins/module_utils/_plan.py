@@ -14,10 +14,9 @@ import hashlib
 import json
 import posixpath
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import APP_UNIT, PREFIX
 from ansible_collections.server_maintanence.ops.plugins.module_utils._crontab import installer_lines, reconcile
 
-
-PREFIX = "server_maintanence_"
 # The owner of the record the role leaves in a directory it creates: root,
 # so the app user cannot forge it.
 RECORD_OWNER = "root"
@@ -26,12 +25,12 @@ RECORD_OWNER = "root"
 RECORD_NAME = ".created-by-server-maintanence"
 
 
-def missing_packages(probe, packages):
-    return [p["package"] for p in packages if p["needed"] and not probe["commands"][p["command"]]]
+def missing_packages(reading, packages):
+    return [p["package"] for p in packages if p["needed"] and not reading["commands"][p["command"]]]
 
 
-def host_errors(probe, settings):
-    """Every host-side rule that what the probe read breaks, before any change;
+def host_errors(reading, settings):
+    """Every host-side rule that the reading shows broken, before any change;
     [] when the host can take the role. `settings`: state, guarded (rows of
     the role's table, {path, kind, setting}: the paths the app user could
     plant a link at or under), user,
@@ -40,35 +39,35 @@ def host_errors(probe, settings):
     ({name, wanted, kept_by, drop_installer}), env_file and env_logs_dir
     (the LOGS_DIR the host's env file must set; "" for none). With state
     absent only the guarded paths are checked."""
-    errors = _planted(probe, settings["guarded"])
+    errors = _planted(reading, settings["guarded"])
     if settings["state"] == "absent":
         return errors
-    if not probe["user_exists"]:
+    if not reading["user_exists"]:
         errors.append("%suser %s does not exist on the host: the role does not create the app's "
                       "account; deploy the app first" % (PREFIX, json.dumps(settings["user"])))
-    if not probe["group_exists"]:
+    if not reading["group_exists"]:
         errors.append("%sgroup %s does not exist on the host" % (PREFIX, json.dumps(settings["group"])))
-    if probe["uv"]["unsafe"]:
+    if reading["uv"]["unsafe"]:
         errors.append("%suv_path: uv at %s is group- or world-writable (mode %s): anyone who can rewrite "
                       "it runs code as %s from cron. Fix with: chmod go-w %s"
-                      % (PREFIX, settings["uv"], probe["uv"]["mode"], settings["user"], settings["uv"]))
-    missing = missing_packages(probe, settings["packages"])
+                      % (PREFIX, settings["uv"], reading["uv"]["mode"], settings["user"], settings["uv"]))
+    missing = missing_packages(reading, settings["packages"])
     if not settings["manage_packages"] and missing:
         errors.append("%s%smanage_packages is false and these packages are missing: %s. Install them, "
                       "or set %smanage_packages: true"
                       % (PREFIX + "logrotate_compression is zstd but " if "zstd" in missing else "",
                          PREFIX, ", ".join(missing), PREFIX))
-    if not (probe["commands"]["flock"] and probe["commands"]["timeout"]):
+    if not (reading["commands"]["flock"] and reading["commands"]["timeout"]):
         errors.append("flock or timeout is missing (util-linux, coreutils): every cron entry runs under both")
-    refused = env_refused_message(probe)
+    refused = env_refused_message(reading)
     if refused:
         errors.append(refused)
-    errors.extend(_dropped_installer_jobs(probe["crontab"], settings.get("jobs", []), settings["user"]))
+    errors.extend(_dropped_installer_jobs(reading["crontab"], settings.get("jobs", []), settings["user"]))
     logs_dir = settings.get("env_logs_dir")
     if logs_dir:
-        errors.extend(_logs_dir_unset(probe["env"].get("LOGS_DIR"), logs_dir, settings["env_file"]))
+        errors.extend(_logs_dir_unset(reading["env"].get("LOGS_DIR"), logs_dir, settings["env_file"]))
     runner = settings["cron_daily_runner"]
-    if not probe["systemd"] and not probe["paths"][runner]["exists"] and "logrotate" not in missing:
+    if not reading["systemd"] and not reading["paths"][runner]["exists"] and "logrotate" not in missing:
         errors.append("%s is missing and systemd is not PID 1: nothing would run logrotate. "
                       "Reinstall the logrotate package" % runner)
     return errors
@@ -100,25 +99,25 @@ def _logs_dir_unset(found, logs_dir, env_file):
                else "sets LOGS_DIR to %s" % json.dumps(found), PREFIX, logs_dir, env_file)]
 
 
-def update_mode_warning(probe):
+def update_mode_warning(reading):
     """The warning when the app's bin/update.sh would take the host for a
-    development one (probe["update_mode"]: read only while the auto-update
+    development one (reading["update_mode"]: read only while the auto-update
     job is on), or None."""
-    found = probe.get("update_mode") or {}
+    found = reading.get("update_mode") or {}
     if found.get("mode") != "dev":
         return None
     return ("%sauto_update_enabled: the app's bin/update.sh will take this host for a development one and run "
             "`uv sync --all-extras --dev` on each update (bin/lib/health_check.sh detect_mode: the project's "
             ".env sets neither DEPLOY_METHOD=docker nor DJANGO_ENV=prod, and %s, so the app user's "
-            "`systemctl list-unit-files server-monitoring.service` does not list it). Set DJANGO_ENV=prod in "
-            "the project's .env, or install the app's server-monitoring.service unit"
-            % (PREFIX, found.get("systemd")))
+            "`systemctl list-unit-files %s` does not list it). Set DJANGO_ENV=prod in "
+            "the project's .env, or install the app's %s unit"
+            % (PREFIX, found.get("systemd"), APP_UNIT, APP_UNIT))
 
 
-def env_refused_message(probe):
+def env_refused_message(reading):
     """The host problem when the host's systemd refuses the env file as a
     whole, by file and line (never a value); None otherwise."""
-    refused = probe.get("env_refused")
+    refused = reading.get("env_refused")
     if not refused:
         return None
     return ("%senv_file %s, line %d: systemd refuses the whole file (%s), so the app's units with "
@@ -126,14 +125,14 @@ def env_refused_message(probe):
             % (PREFIX, refused["file"], refused["line"], refused["reason"]))
 
 
-def host_warnings(probe, settings):
+def host_warnings(reading, settings):
     """What the host check says without failing: a metrics directory that
     users other than root may write (an older release made it root:<group>
     0775, or it was opened to the app user for it), which the role keeps as
     it is. `settings`: state, guarded (as for host_errors)."""
     warnings = []
     for row in settings["guarded"]:
-        found = probe["paths"].get(row["path"]) if row["path"] else None
+        found = reading["paths"].get(row["path"]) if row["path"] else None
         if (settings["state"] != "present" or row["setting"] != PREFIX + "metrics_dir" or not found
                 or found.get("type") != "directory" or not int(found["mode"], 8) & 0o022):
             continue
@@ -149,7 +148,7 @@ _KIND_NAMES = {"link": "symbolic link", "file": "file", "directory": "directory"
                "other": "FIFO, socket or device"}
 
 
-def _planted(probe, guarded):
+def _planted(reading, guarded):
     """A message for each guarded path (the rows of the role's table with a
     setting: the logs, state and metrics directories, the env file) that is
     a link or of the wrong type, or that lies under a link the app user
@@ -158,7 +157,7 @@ def _planted(probe, guarded):
     for row in guarded:
         if not row["path"]:
             continue
-        found = probe["paths"][row["path"]]
+        found = reading["paths"][row["path"]]
         name, kind = row["setting"], "directory" if row["kind"] == "directory" else "file"
         if found.get("planted_link"):
             errors.append("%s %s lies under %s, a symbolic link in a directory a user other than root can "
@@ -173,7 +172,7 @@ def _planted(probe, guarded):
             # A missing directory is created (as the app's guide does); anything else there is refused now,
             # before the first change, not at the env file's own task.
             directory = posixpath.dirname(row["path"])
-            parent = probe["paths"].get(directory) or {}
+            parent = reading["paths"].get(directory) or {}
             if parent.get("exists") and parent["type"] != "directory":
                 errors.append("%s %s: its directory %s is a %s, not a directory: the role neither follows nor "
                               "replaces it, and changed nothing" % (name, row["path"], directory,
@@ -194,7 +193,7 @@ def _attributes_hold(found, row):
 
 
 def _in_place(found, row):
-    """Whether what the probe found at a row's path is what the row says."""
+    """Whether what the reading found at a row's path is what the row says."""
     kind = row["kind"]
     if kind == "link":
         return found.get("type") == "link" and found.get("owner") == "root" and found.get("target") == row["src"]
@@ -215,7 +214,7 @@ def _arguments(row, state):
 
 
 def _removable(found):
-    """Whether what the probe found is a file or a link, which the role may
+    """Whether what the reading found is a file or a link, which the role may
     remove; never a directory or another kind."""
     return found.get("type") in ("file", "link")
 
@@ -224,13 +223,13 @@ def _recorded(found, record):
     return (found.get(record) or {}).get("type") == "file" and found[record].get("owner") == RECORD_OWNER
 
 
-def _leftovers(probe):
+def _leftovers(reading):
     """What runs cut short left under the role's temporary names: out of
     place, removed by every run."""
-    return [{"path": path, "state": "leftover"} for path in probe.get("leftovers", [])]
+    return [{"path": path, "state": "leftover"} for path in reading.get("leftovers", [])]
 
 
-def plan(probe, wanted):
+def plan(reading, wanted):
     """What is out of place on this host, judged from one reading: a dict
     with a key for each step the maintenance module must take, empty when
     the host is as wanted.
@@ -239,8 +238,8 @@ def plan(probe, wanted):
     role's table, one row per path: plugin_utils/description.py's managed()),
     created_record (the name of the record the role leaves
     in a directory it creates), entries (from cron_entries) and env (keys: the keys the
-    role sets, plain: {KEY: value} of those the probe reads back in plain;
-    the others' in-sync flags come from the probe's env_in_sync, compared on
+    role sets, plain: {KEY: value} of those the reading gives back in plain;
+    the others' in-sync flags come from the reading's env_in_sync, compared on
     the host).
 
     `paths` in the result lists the complete managed_paths items, in the
@@ -251,8 +250,8 @@ def plan(probe, wanted):
     directory or a FIFO found where the role's file should be is another
     program's."""
     steps = {}
-    found = probe["paths"]
-    lines = probe["crontab"]
+    found = reading["paths"]
+    lines = reading["crontab"]
     entries = wanted["entries"]
     rows = list(_rows(wanted["managed"]))
 
@@ -275,17 +274,17 @@ def plan(probe, wanted):
             elif row["kind"] == "directory" and row.get("record") and _recorded(found, record_of(row)):
                 records.append({"path": record_of(row), "state": "absent"})
                 directories.append(_arguments(row, "rmdir"))
-        if remove + directories + _leftovers(probe):
-            steps["paths"] = _leftovers(probe) + remove + records + directories
+        if remove + directories + _leftovers(reading):
+            steps["paths"] = _leftovers(reading) + remove + records + directories
         return steps
 
-    missing = missing_packages(probe, wanted["packages"])
+    missing = missing_packages(reading, wanted["packages"])
     if missing:
         steps["packages"] = missing
-    if not probe["cron_running"] or probe["services"]["cron_enabled"] is False:
+    if not reading["cron_running"] or reading["services"]["cron_enabled"] is False:
         steps["cron_service"] = True
-    services = probe["services"]
-    if probe["systemd"] and not (services["logrotate_timer_enabled"] and services["logrotate_timer_active"]):
+    services = reading["services"]
+    if reading["systemd"] and not (services["logrotate_timer_enabled"] and services["logrotate_timer_active"]):
         steps["timer"] = True
     put, remove = [], []
     for row in rows:
@@ -302,8 +301,8 @@ def plan(probe, wanted):
                 # It appears holding its record (made aside, renamed into place).
                 item["creation_record"] = wanted["created_record"]
             put.append(item)
-    if put + remove + _leftovers(probe):
-        steps["paths"] = put + remove + _leftovers(probe)
+    if put + remove + _leftovers(reading):
+        steps["paths"] = put + remove + _leftovers(reading)
 
     crontab, taken_over = reconcile(lines, entries)
     if crontab != lines:
@@ -313,8 +312,8 @@ def plan(probe, wanted):
     env = next((row for row in rows if row["kind"] == "env_file" and row["wanted"]), None)
     if env:
         keys = [key for key in wanted["env"]["keys"]
-                if (probe["env"].get(key) != wanted["env"]["plain"][key] if key in wanted["env"]["plain"]
-                    else not probe["env_in_sync"].get(key))]
+                if (reading["env"].get(key) != wanted["env"]["plain"][key] if key in wanted["env"]["plain"]
+                    else not reading["env_in_sync"].get(key))]
         if keys or not _in_place(found[env["path"]], env):
             steps["env_file"] = {"path": env["path"], "owner": env["owner"], "group": env["group"],
                                  "mode": env["mode"], "setting": env["setting"], "keys": keys}

@@ -11,6 +11,14 @@ DOCUMENTATION = r"""
 module: app_crontab
 short_description: Own the app's entries in the app user's crontab
 version_added: "0.3.0"
+deprecated:
+  removed_in: 1.0.0
+  why: >-
+    The server_maintanence role writes the app's crontab entries inside M(server_maintanence.ops.maintenance)
+    with the same code; nothing calls this module.
+  alternative: >-
+    The server_maintanence role, whose job variables (C(server_maintanence_*_schedule), C(*_enabled), C(*_timeout))
+    decide each entry; M(ansible.builtin.cron) for other entries.
 description:
   - Reads the crontab of O(user) once, puts O(entries) in place in memory and
     writes it back once, with C(crontab -u USER FILE), only when it changed.
@@ -66,15 +74,8 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Runs C(crontab -l -u) and, when something changes, C(crontab -u USER FILE) with a complete copy
     of the new crontab, root's (C(0600)) in C(/run), removed afterwards. Never through a pipe, since

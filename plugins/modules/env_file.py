@@ -11,6 +11,12 @@ DOCUMENTATION = r"""
 module: env_file
 short_description: Set keys in an env file read by systemd's EnvironmentFile=
 version_added: "0.3.0"
+deprecated:
+  removed_in: 1.0.0
+  why: The role sets the env file's keys inside M(server_maintanence.ops.maintenance), with the same code, and nothing calls this.
+  alternative: >-
+    The server_maintanence role with C(server_maintanence_manage_env_file=true); M(ansible.builtin.lineinfile)
+    for other keys.
 description:
   - Sets each key of O(values) in O(path) so that systemd's C(EnvironmentFile=)
     (and the job runner, which reads the file with the same rules) gives it
@@ -55,16 +61,11 @@ options:
     type: str
     default: ''
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff lists the keys that change, never a value.
-  platform:
-    support: full
-    platforms: posix
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """
@@ -96,8 +97,7 @@ changed_keys:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
-from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import apply, mode_error, value_error
+from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import set_keys
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
 
 
@@ -114,18 +114,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    shown = safety.shown(params["path"], params["setting"])
-    mode, error = mode_error(params["mode"], shown)
-    values = dict((key, str(value)) for key, value in params["values"].items())
-    error = error or value_error(values, shown)
-    if error:
-        module.fail_json(msg=error)
     try:
-        result = apply(module, params["path"], values, params["group"], params["setting"], params["owner"], mode)
+        result = set_keys(module, params["path"], params["values"], params["group"], params["setting"],
+                          params["owner"], params["mode"])
     except Refused as error:
         module.fail_json(msg=str(error))
-    except OSError as error:
-        module.fail_json(msg=str(safety.write_failure(error, params["path"], params["setting"])))
     module.exit_json(**result)
 
 

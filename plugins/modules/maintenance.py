@@ -44,19 +44,6 @@ options:
     description: The app's group.
     type: str
     required: true
-  uv_path:
-    description: The uv the entries run; empty to find it as the app's installer does, among O(uv_candidates).
-    type: str
-    default: ''
-  uv_candidates:
-    description: Where to look for uv when O(uv_path) is empty; C(~/) is the app user's home.
-    type: list
-    elements: str
-    default: []
-  env_file:
-    description: The app's env file.
-    type: path
-    default: ''
   env_plain:
     description: The env file's keys the role sets whose values may be shown (read back and compared in plain).
     type: dict
@@ -91,7 +78,7 @@ options:
   runner:
     description: The job runner, which each crontab entry calls.
     type: path
-    default: /usr/local/bin/server-maintanence-job
+    required: true
   logs_dir:
     description: The app's logs directory.
     type: path
@@ -132,34 +119,27 @@ options:
   cron_daily_runner:
     description: The system's daily logrotate runner, needed where systemd is not PID 1.
     type: path
-    default: /etc/cron.daily/logrotate
+    required: true
   logrotate_state:
     description: logrotate's state file; read with O(state=status).
     type: path
-    default: /var/lib/logrotate/status
+    required: true
 extends_documentation_fragment:
+  - server_maintanence.ops.app_paths
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
   action:
     description: Whether an action plugin runs on the controller before the module reaches the host.
     support: full
     details: The action plugin checks the role's variables and builds this module's arguments.
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: One diff per path, the crontab and the env file (keys only, never a value).
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Runs C(crontab), C(systemctl) (where systemd is not PID 1, C(/etc/init.d/cron start) or C(service cron start)
     instead) and each file's validation command; nothing else.
 seealso:
   - module: server_maintanence.ops.probe
-  - module: server_maintanence.ops.managed_paths
-  - module: server_maintanence.ops.app_crontab
-  - module: server_maintanence.ops.env_file
 author:
   - server-maintanence-ops contributors (!UNKNOWN)
 """
@@ -255,9 +235,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file, _paths, _crontab as crontab
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import PREFIX
 from ansible_collections.server_maintanence.ops.plugins.module_utils._file_safety import Refused
-from ansible_collections.server_maintanence.ops.plugins.module_utils._host_reading import OPTIONS, read_host
+from ansible_collections.server_maintanence.ops.plugins.module_utils._host_reading import read_host
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import (
     RECORD_NAME, host_errors, host_warnings, plan, update_mode_warning)
 
@@ -274,7 +254,7 @@ ARGUMENTS = {
     "inbox_unit": {"type": "str", "default": ""},
     "managed": {"type": "list", "elements": "dict", "default": []},
     "jobs": {"type": "list", "elements": "dict", "default": []},
-    "runner": {"type": "path", "default": "/usr/local/bin/server-maintanence-job"},
+    "runner": {"type": "path", "required": True},
     "logs_dir": {"type": "path", "default": ""},
     "env_logs_dir": {"type": "str", "default": ""},
     "project_env": {"type": "str", "default": ""},
@@ -282,12 +262,12 @@ ARGUMENTS = {
     "packages": {"type": "list", "elements": "dict", "default": []},
     "manage_packages": {"type": "bool", "default": True},
     "assume_packages": {"type": "bool", "default": False},
-    "cron_daily_runner": {"type": "path", "default": "/etc/cron.daily/logrotate"},
-    "logrotate_state": {"type": "path", "default": OPTIONS["logrotate_state"]["default"]},
+    "cron_daily_runner": {"type": "path", "required": True},
+    "logrotate_state": {"type": "path", "required": True},
 }
 
 
-def reading(params):
+def reading_arguments(params):
     """The reading's arguments: every path of the table, the records of the
     directories the role creates, a managed env file's directory (created
     when missing) and the system's logrotate runner; the role's own files'
@@ -314,21 +294,12 @@ def reading(params):
     }
 
 
-def _ssrf_kept(plain, found):
-    """SSRF_ALLOWED_HOSTS keeps the entries already in the file, the hub's host added."""
-    if "SSRF_ALLOWED_HOSTS" not in plain:
-        return plain
-    hosts = [host.strip() for host in (found or "").split(",") if host.strip()]
-    wanted = [host for host in plain["SSRF_ALLOWED_HOSTS"].split(",") if host and host not in hosts]
-    return dict(plain, SSRF_ALLOWED_HOSTS=",".join(hosts + wanted))
-
-
-def _uv_warning(probe):
-    uv = probe["uv"]
+def _uv_warning(reading):
+    uv = reading["uv"]
     return ("uv is not installed yet (%s); the cron entries run %s and fail until the app is deployed with uv "
-            "there. Set server_maintanence_uv_path if it will live elsewhere."
+            "there. Set %suv_path if it will live elsewhere."
             % ("looked in " + ", ".join(uv["searched"]) if uv["discovered"]
-               else "server_maintanence_uv_path %s does not exist" % uv["path"], uv["path"]))
+               else "%suv_path %s does not exist" % (PREFIX, uv["path"]), uv["path"], PREFIX))
 
 
 class Engine(object):
@@ -355,15 +326,15 @@ class Engine(object):
 
     def run(self):
         params = self.params
-        probe = read_host(self.module, reading(params))
+        reading = read_host(self.module, reading_arguments(params))
         if params["state"] == "status":
-            self.finish(probe=probe, jobs=params["jobs"])
-        self.result.update(uv=probe["uv"], apt_lists=probe["apt_lists"])
+            self.finish(probe=reading, jobs=params["jobs"])
+        self.result.update(uv=reading["uv"], apt_lists=reading["apt_lists"])
         rows = params["managed"]
         guarded = [row for row in rows if row.get("setting")]
-        errors = host_errors(probe, {
+        errors = host_errors(reading, {
             "state": params["state"], "guarded": guarded, "user": params["user"], "group": params["group"],
-            "uv": probe["uv"]["path"], "manage_packages": params["manage_packages"],
+            "uv": reading["uv"]["path"], "manage_packages": params["manage_packages"],
             "packages": params["packages"], "cron_daily_runner": params["cron_daily_runner"],
             "jobs": params["jobs"], "env_file": params["env_file"], "env_logs_dir": params["env_logs_dir"]})
         if errors:
@@ -371,37 +342,36 @@ class Engine(object):
             self.fail(errors)
         self.result["entries"] = [{"name": job["name"], "wanted": job["wanted"], "schedule": job["schedule"]}
                                   for job in params["jobs"]]
-        for warning in host_warnings(probe, {"state": params["state"], "guarded": guarded}):
+        for warning in host_warnings(reading, {"state": params["state"], "guarded": guarded}):
             self.module.warn(warning)
-        update_mode = update_mode_warning(probe) if params["state"] == "present" else None
+        update_mode = update_mode_warning(reading) if params["state"] == "present" else None
         if update_mode:
             self.module.warn(update_mode)
-        if params["state"] == "present" and not probe["uv"]["exists"]:
+        if params["state"] == "present" and not reading["uv"]["exists"]:
             # Provisioning often comes before the app: a warning, not a repair.
-            self.module.warn(_uv_warning(probe))
+            self.module.warn(_uv_warning(reading))
 
         self.entries = crontab.cron_entries(params["jobs"], {
             "runner": params["runner"], "logs_dir": params["logs_dir"],
-            "manage": "%s run python manage.py" % probe["uv"]["path"]})
-        self.env_values = dict(_ssrf_kept(params["env_plain"], probe["env"].get("SSRF_ALLOWED_HOSTS")),
-                               **params["env_secret"])
-        steps = plan(probe, {
+            "manage": "%s run python manage.py" % reading["uv"]["path"]})
+        env_plain = _env_file.with_kept_hosts(params["env_plain"], reading["env"].get("SSRF_ALLOWED_HOSTS"))
+        self.env_values = dict(env_plain, **params["env_secret"])
+        steps = plan(reading, {
             "state": params["state"], "packages": params["packages"], "managed": rows,
             "created_record": RECORD_NAME, "entries": self.entries,
-            "env": {"keys": sorted(self.env_values), "plain": _ssrf_kept(
-                params["env_plain"], probe["env"].get("SSRF_ALLOWED_HOSTS"))}})
+            "env": {"keys": sorted(self.env_values), "plain": env_plain}})
         self.result["steps"] = sorted(key for key in steps if key != "taken_over")
         self.result["packages"] = steps.get("packages", [])
         if steps.get("packages") and not params["assume_packages"]:
             # Nothing changed yet: the action plugin installs them, then calls again.
             self.finish()
         try:
-            self.apply(probe, steps)
+            self.apply(reading, steps)
         except Refused as error:
             self.fail(str(error))
         self.finish()
 
-    def apply(self, probe, steps):
+    def apply(self, reading, steps):
         check = self.module.check_mode
         missing = steps.get("packages", [])
         if "paths" in steps:
@@ -414,13 +384,13 @@ class Engine(object):
                 if self.params["state"] == "absent":
                     self.module.warn("kept %s: it holds files that are not the role's" % path)
         if "cron_service" in steps and not (check and "cron" in missing):
-            self._start_cron(probe)
+            self._start_cron(reading)
         if "timer" in steps and not (check and "logrotate" in missing):
             self._run_changing(["systemctl", "enable", "--now", "logrotate.timer"])
         if "crontab" in steps:
-            self._crontab(probe, missing)
+            self._crontab(reading, missing)
         if "env_file" in steps:
-            self._env_file(probe, steps["env_file"])
+            self._env_file(reading, steps["env_file"])
 
     def _take(self, sub, *names):
         self.result["changed"] = self.result["changed"] or sub.pop("changed", False)
@@ -437,49 +407,41 @@ class Engine(object):
         if rc != 0:
             self.fail("%s failed (exit %d): %s" % (" ".join(command), rc, (err or out).strip()))
 
-    def _start_cron(self, probe):
-        if probe["systemd"]:
-            if probe["services"]["cron_enabled"] is False:
+    def _start_cron(self, reading):
+        if reading["systemd"]:
+            if reading["services"]["cron_enabled"] is False:
                 self._run_changing(["systemctl", "enable", "cron"])
-            if not probe["cron_running"]:
+            if not reading["cron_running"]:
                 self._run_changing(["systemctl", "start", "cron"])
-        elif not probe["cron_running"]:
+        elif not reading["cron_running"]:
             init = "/etc/init.d/cron"
             self._run_changing([init, "start"] if os.path.exists(init) else ["service", "cron", "start"])
 
-    def _crontab(self, probe, missing):
+    def _crontab(self, reading, missing):
         user = self.params["user"]
-        if not probe["commands"]["crontab"]:
+        if not reading["commands"]["crontab"]:
             # Check mode before apt installs cron: nothing to read yet.
             self.result["changed"] = True
             return
         present = self.params["state"] == "present"
         entries = self.entries if present else [dict(entry, state="absent") for entry in self.entries]
-        sub = crontab.apply(self.module, user, entries, take_over=present, before=probe["crontab"])
+        sub = crontab.apply(self.module, user, entries, take_over=present, before=reading["crontab"])
         self._take(sub)
         self.result["taken_over"] = len(sub["taken_over"])
         wanted = dict((job["name"], job["wanted"]) for job in self.params["jobs"])
-        for name in sorted(set(name for line, name in crontab.installer_lines(probe["crontab"], list(wanted))
+        for name in sorted(set(name for line, name in crontab.installer_lines(reading["crontab"], list(wanted))
                                if line in sub["taken_over"])):
             self.result["installer_jobs"]["replaced" if wanted[name] else "dropped"].append(name)
 
-    def _env_file(self, probe, step):
-        shown = safety.shown(step["path"], step["setting"])
-        mode, error = _env_file.mode_error(step["mode"], shown)
-        values = dict((key, str(value)) for key, value in self.env_values.items())
-        error = error or _env_file.value_error(values, shown)
-        if error:
-            self.fail(error)
-        try:
-            sub = _env_file.apply(self.module, step["path"], values, step["group"], step["setting"],
-                                  step["owner"], mode)
-        except OSError as error:
-            self.fail(str(safety.write_failure(error, step["path"], step["setting"])))
+    def _env_file(self, reading, step):
+        # A Refused (a mode, a value or a write refused) ends the run in run().
+        sub = _env_file.set_keys(self.module, step["path"], self.env_values, step["group"], step["setting"],
+                                 step["owner"], step["mode"])
         changed = sub["changed"]
         self._take(sub, "changed_keys")
         if changed:
             # systemd reads EnvironmentFile= only when a unit starts; units that were stopped stay so.
-            for unit in sorted(unit for unit, active in probe["units_active"].items() if active):
+            for unit in sorted(unit for unit, active in reading["units_active"].items() if active):
                 self._run_changing(["systemctl", "restart", unit])
                 self.result["restarted"].append(unit)
 

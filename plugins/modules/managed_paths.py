@@ -12,6 +12,14 @@ DOCUMENTATION = r"""
 module: managed_paths
 short_description: Put directories, files and links in place in one call, never through a link
 version_added: "0.3.0"
+deprecated:
+  removed_in: 1.0.0
+  why: >-
+    Nothing in the server_maintanence role or its playbooks calls it: the role puts its directories,
+    files and links in place inside M(server_maintanence.ops.maintenance), with the same code.
+  alternative: >-
+    The server_maintanence role for the role's own paths; M(ansible.builtin.file) and
+    M(ansible.builtin.copy) for others.
 description:
   - Applies each item of O(paths) in order, in one module call.
   - The same code as the paths part of M(server_maintanence.ops.maintenance),
@@ -85,16 +93,11 @@ options:
             written in it, then renamed into place).
         type: str
 extends_documentation_fragment:
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: One diff per path that changes; a file's diff shows its content.
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Missing parents of a directory or file are created C(root) C(0755).
 author:

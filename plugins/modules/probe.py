@@ -29,23 +29,6 @@ options:
     description: The app's group to look up.
     type: str
     required: true
-  uv_path:
-    description:
-      - Path of uv to stat. Empty to search O(uv_candidates) in order and take
-        the first executable file, as the app's installer does.
-    type: str
-    default: ''
-  uv_candidates:
-    description:
-      - Where to look for uv when O(uv_path) is empty; a leading C(~/) means
-        the app user's home. With none found, the first is reported, absent.
-    type: list
-    elements: str
-    default: []
-  env_file:
-    description: The app's env file.
-    type: path
-    default: ''
   env_keys:
     description:
       - Keys of O(env_file) whose current value is reported. Never pass a secret's key.
@@ -118,15 +101,12 @@ options:
     type: str
     default: ''
 extends_documentation_fragment:
+  - server_maintanence.ops.app_paths
+  - server_maintanence.ops.attributes
   - ansible.builtin.action_common_attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Runs C(crontab -l -u), C(systemctl is-enabled)/C(is-active) and, with O(project_env), C(systemctl list-unit-files); changes nothing.
 author:

@@ -19,28 +19,13 @@ import posixpath
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.server_maintanence.ops.plugins.module_utils._constants import (
+    APP_UNIT, CRON_DAILY_RUNNER, ENV_LOADER, HOURLY_RUNNER, INBOX_UNIT, JOB_CONFIG, JOB_RECORDS, JOB_RUNNER,
+    LOGROTATE_CONFIG, LOGROTATE_STATE, PREFIX, SUDOERS_FILE)
 from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines, logs_dir_setting
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import METRICS_NAME, record_name
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, cron_splay, late_after
 
-PREFIX = "server_maintanence_"
-
-LOGROTATE_CONFIG = "/etc/logrotate.d/server-maintanence"
-HOURLY_RUNNER = "/etc/cron.hourly/server-maintanence-logrotate"
-# Debian's daily logrotate runner: what rotates where systemd is not PID 1.
-CRON_DAILY_RUNNER = "/etc/cron.daily/logrotate"
-JOB_RUNNER = "/usr/local/bin/server-maintanence-job"
-JOB_CONFIG = "/etc/default/server-maintanence-job"
-# The runner reads the env file with it (python3), by systemd's
-# EnvironmentFile= rules: plugins/module_utils/_systemd_env.py, installed as it is.
-ENV_LOADER = "/usr/local/lib/server-maintanence-env.py"
-# The runner writes its records and metrics with it (python3), the code that
-# status reads them with: plugins/module_utils/_job_records.py, installed as it is.
-JOB_RECORDS = "/usr/local/lib/server-maintanence-records.py"
-# Debian's logrotate.service, cron.daily runner and the hourly runner all use it.
-LOGROTATE_STATE = "/var/lib/logrotate/status"
-# The runner writes its metrics in the state directory; node_exporter reads
-# them through a root-owned link in its textfile directory.
-METRICS_NAME = "server_maintanence.prom"
 # Each logrotate frequency in seconds (a month and a year at their longest),
 # and how often the runner that rotates runs: the role's hourly runner for
 # hourly, the system's daily logrotate (timer or cron.daily) otherwise.
@@ -65,9 +50,6 @@ KILL_GRACE_SECONDS = 30
 # --stale-minutes default) as a crashed drain's: a cron drain must be dead
 # by then, or a run it still executes is handed to another drain.
 APP_STALE_MINUTES = 15
-# The app's unit that drains the inbox (deploy/systemd); the cron drain is
-# for hosts without it.
-INBOX_UNIT = "server-monitoring-inbox.service"
 # A size as logrotate writes one (500k, 100M, 1G; k = 1024).
 SIZE = re.compile(r"([0-9]+)([kMG]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
@@ -75,8 +57,7 @@ _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # `sudo systemctl restart <units>`), word for word: the one command the role
 # lets the app user run through sudo, while auto-update is on.
 # tests/unit/test_upstream_contract.py reads it from the app's source.
-APP_ROOT_COMMAND = ["systemctl", "restart", "server-monitoring", "server-monitoring-inbox"]
-SUDOERS_FILE = "/etc/sudoers.d/server-maintanence"
+APP_ROOT_COMMAND = ["systemctl", "restart"] + [unit[:-len(".service")] for unit in (APP_UNIT, INBOX_UNIT)]
 # Where sudo may find systemctl through secure_path: /usr/bin on Debian 12, 13
 # and a merged-/usr 11, /bin on a Debian 11 with /usr split. sudo matches a
 # rule's path by device and inode when it exists (match_command.c), so on a
@@ -92,19 +73,26 @@ SUDOERS_CHECK = "/usr/sbin/visudo -c -q -f %s"
 # (its lock, state file and metrics label). A job runs `command`, or
 # `manage`: the arguments of manage.py, run with the uv found on the host.
 # on, schedule, timeout: the variables (without the prefix) that set them.
+HEALTH_JOB, PUSH_JOB, UPDATE_JOB, INBOX_JOB = "health", "push", "update", "inbox"
 JOBS = [
-    {"name": "server-maintanence health check", "id": "health", "on": "health_check_enabled",
+    {"name": "server-maintanence health check", "id": HEALTH_JOB, "on": "health_check_enabled",
      "schedule": "health_check_schedule", "timeout": "health_check_timeout",
      "manage": "run_pipeline --checks-only --json", "log": "cron.log"},
-    {"name": "server-maintanence cluster push", "id": "push", "on": None,
+    {"name": "server-maintanence cluster push", "id": PUSH_JOB, "on": None,
      "schedule": "push_schedule", "timeout": "push_timeout", "manage": "push_to_hub", "log": "push.log"},
-    {"name": "server-maintanence auto-update", "id": "update", "on": "auto_update_enabled",
+    {"name": "server-maintanence auto-update", "id": UPDATE_JOB, "on": "auto_update_enabled",
      "schedule": "auto_update_schedule", "timeout": "auto_update_timeout",
      "command": "bin/update.sh --rollback --auto-env", "log": "update.log"},
-    {"name": "server-maintanence inbox drain", "id": "inbox", "on": "inbox_cron_enabled",
+    {"name": "server-maintanence inbox drain", "id": INBOX_JOB, "on": "inbox_cron_enabled",
      "schedule": "inbox_schedule", "timeout": "inbox_timeout", "manage": "process_inbox --limit 100",
      "log": "inbox.log"},
 ]
+
+
+def job_by_id(job_id):
+    """The entry of JOBS with that id."""
+    return next(job for job in JOBS if job["id"] == job_id)
+
 
 # The role's templates, by the path they are installed at.
 TEMPLATES = {
@@ -192,7 +180,7 @@ def jobs(inputs, hostname):
     drop = inputs[PREFIX + "drop_installer_jobs"]
     for job in JOBS:
         schedule = inputs[PREFIX + job["schedule"]]
-        if job["id"] == "push" and boolean(inputs[PREFIX + "push_splay"]):
+        if job["id"] == PUSH_JOB and boolean(inputs[PREFIX + "push_splay"]):
             schedule = cron_splay(schedule, hostname)
         found.append(dict({key: value for key, value in job.items() if key not in ("on", "schedule", "timeout")},
                           wanted=agent if job["on"] is None else boolean(inputs[PREFIX + job["on"]]),
@@ -273,10 +261,10 @@ def managed(inputs, files, wanted_jobs):
     # before the job runner (0.2.0 and older).
     ids = [job["id"] for job in wanted_jobs]
     on = [job["id"] for job in wanted_jobs if job["wanted"]]
-    runner_files = ([posixpath.join(state_dir, job + ".state") for job in on]
+    runner_files = ([posixpath.join(state_dir, record_name(job)) for job in on]
                     + [posixpath.join(state_dir, job + ".lock") for job in ids]
                     + [posixpath.join(state_dir, ".write.lock"), metrics_file])
-    gone = ([posixpath.join(state_dir, job + ".state") for job in ids if job not in on]
+    gone = ([posixpath.join(state_dir, record_name(job)) for job in ids if job not in on]
             + [posixpath.join(logs_dir, job + ".lock") for job in ids])
     rows += [{"path": path, "kind": "runner_file", "wanted": True} for path in runner_files]
     rows += [{"path": path, "kind": "runner_file", "wanted": False} for path in gone]
@@ -326,7 +314,7 @@ def env_logs_dir(inputs):
 def project_env(inputs, wanted_jobs):
     """The app's project .env, which bin/update.sh reads its mode from, when
     the auto-update job is on; else ""."""
-    update_on = any(job["id"] == "update" and job["wanted"] for job in wanted_jobs)
+    update_on = any(job["id"] == UPDATE_JOB and job["wanted"] for job in wanted_jobs)
     if inputs[PREFIX + "state"] != "present" or not update_on:
         return ""
     return posixpath.join(inputs[PREFIX + "project_dir"], ".env")

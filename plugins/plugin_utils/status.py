@@ -12,8 +12,9 @@ __metaclass__ = type
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, late_after
 from ansible_collections.server_maintanence.ops.plugins.module_utils._plan import (
     env_refused_message, update_mode_warning)
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import INBOX_UNIT, size_bytes
-from ansible_collections.server_maintanence.ops.plugins.plugin_utils.validation import PREFIX
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import HISTORY_NAME, record_name
+from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import (
+    INBOX_JOB, INBOX_UNIT, PREFIX, size_bytes)
 
 # What the job runner needs free in the state directory to replace a record
 # and the metrics (each a new file renamed over the old one).
@@ -21,8 +22,6 @@ STATE_DIR_ROOM = {"bytes": 16384, "inodes": 8}
 LEGEND = ("job cells show age of last success/last exit code, - if not on the host; "
           "LAST-UPDATE shows age/outcome of the last update attempt of the app (bin/update.sh); "
           "DRAIN shows what drains the app's inbox: unit (%s active), cron (the inbox job), NONE" % INBOX_UNIT)
-# The job runner's id of the cron inbox drain (description.JOBS).
-INBOX_JOB = "inbox"
 
 
 def _human_size(size):
@@ -48,7 +47,7 @@ def _number(text):
         return None
 
 
-def status_report(probe, settings):
+def status_report(reading, settings):
     """One host's maintenance status from a reading made for status, and
     the problems that fail it: a wanted job with no success within
     max_intervals of its interval (counted from when the crontab last
@@ -64,16 +63,16 @@ def status_report(probe, settings):
     max_logs_size, logs_dir, state_dir, and optionally
     fail_on_failed_update (default true). And what drains the app's
     inbox, a warning when nothing does (_draining, _no_drain)."""
-    now = probe["now"]
+    now = reading["now"]
     limit_factor = int(settings["max_intervals"])
     jobs, problems, draining = [], [], set()
     for job in settings["jobs"]:
-        found = probe["jobs"].get(job["id"]) or {}
+        found = reading["jobs"].get(job["id"]) or {}
         if "error" in found:
             # Never trusted: the app user writes the state directory.
             jobs.append({"id": job["id"], "age": None, "exit_code": None, "outcome": "unreadable",
                          "interval": None})
-            record = "%s/%s.state" % (settings["state_dir"], job["id"])
+            record = "%s/%s" % (settings["state_dir"], record_name(job["id"]))
             problems.append("%s: its record %s %s; the job runner writes a fresh one on the job's next run "
                             "once the file is removed" % (job["name"], record, found["error"]))
             continue
@@ -97,7 +96,7 @@ def status_report(probe, settings):
             continue
         # A job not yet successful gets its intervals from when the crontab
         # last changed (the role installed or edited its entry).
-        since = last_success if last_success is not None else probe.get("crontab_changed")
+        since = last_success if last_success is not None else reading.get("crontab_changed")
         if since is not None and now - since <= limit:
             continue
         if since is None:
@@ -110,33 +109,33 @@ def status_report(probe, settings):
         else:
             problems.append("%s: last succeeded %s ago, more than %d x its %s interval; %s"
                             % (job["name"], _human_age(age), limit_factor, _human_age(interval), last_run))
-    refused = env_refused_message(probe)
+    refused = env_refused_message(reading)
     if refused:
         problems.append(refused)
-    if not probe["cron_running"]:
+    if not reading["cron_running"]:
         problems.append("cron is not running: none of the jobs runs")
-    cause = _state_dir_blocked(probe.get("state_dir"))
+    cause = _state_dir_blocked(reading.get("state_dir"))
     if cause:
         problems.append("the state directory %s (%sstate_dir) %s: the jobs cannot write their records, so the "
                         "last ones shown may be stale" % (settings["state_dir"], PREFIX, cause))
-    logs = probe["logs"]
+    logs = reading["logs"]
     if logs["size"] is not None and logs["size"] > size_bytes(settings["max_logs_size"]):
         problems.append("the logs directory %s uses %s, more than %sstatus_max_logs_size %s"
                         % (settings["logs_dir"], _human_size(logs["size"]), PREFIX, settings["max_logs_size"]))
-    update, warnings = _update(probe.get("update_history"), now, settings)
+    update, warnings = _update(reading.get("update_history"), now, settings)
     if update and update["status"] == "failed":
         (problems if settings.get("fail_on_failed_update", True) else warnings).append(_failed_update(update))
-    if (probe.get("units_active") or {}).get(INBOX_UNIT):
+    if (reading.get("units_active") or {}).get(INBOX_UNIT):
         draining.add("unit")
     drain = [kind for kind in ("unit", "cron") if kind in draining]
     if not drain:
         warnings.append(_no_drain(any(job["id"] == INBOX_JOB for job in settings["jobs"]), limit_factor))
-    dev = update_mode_warning(probe)
+    dev = update_mode_warning(reading)
     if dev:
         warnings.append(dev)
-    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": probe["cron_running"],
+    return {"cluster_role": settings["cluster_role"], "jobs": jobs, "cron_running": reading["cron_running"],
             "logs_size": logs["size"], "logs_free": logs["free"],
-            "rotation_age": None if probe["last_rotation"] is None else now - probe["last_rotation"],
+            "rotation_age": None if reading["last_rotation"] is None else now - reading["last_rotation"],
             "update": update, "drain": drain, "problems": problems, "warnings": warnings}
 
 
@@ -165,7 +164,7 @@ def _update(history, now, settings):
     about the history itself, never its content)."""
     if not history:
         return None, []
-    path = "%s/update-history.jsonl" % settings["logs_dir"]
+    path = "%s/%s" % (settings["logs_dir"], HISTORY_NAME)
     warnings = []
     if history.get("error"):
         warnings.append("%s %s: not read" % (path, history["error"]))

@@ -22,7 +22,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_errors
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.description import (
-    APP_STALE_MINUTES, KILL_GRACE_SECONDS, SIZE)
+    APP_STALE_MINUTES, INBOX_JOB, JOBS, KILL_GRACE_SECONDS, PREFIX, SIZE, job_by_id)
 
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -35,7 +35,6 @@ _UNIT = re.compile(r"[A-Za-z0-9@._:-]+\.service")
 _URL = re.compile(r"https?://[A-Za-z0-9._:/?#@!*+,=%\[\]-]+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]+")
 _API_KEY = re.compile(r"[A-Za-z0-9._+/=-]+")
-PREFIX = "server_maintanence_"
 # Variables of playbooks/site.yml (its batch size and failure threshold), not
 # of the role, documented in docs/cluster.md: not typos.
 PLAYBOOK_VARIABLES = ("server_maintanence_serial", "server_maintanence_max_fail_percentage")
@@ -169,25 +168,26 @@ def _rule_errors(inputs):
     for name in ("user", "group"):
         if not _matches(_ACCOUNT, inputs[name]):
             fail(name, "must be a plain account name like www-data; got %r" % (inputs[name],))
-    for name in ("health_check_schedule", "push_schedule", "auto_update_schedule", "inbox_schedule"):
+    for name in (job["schedule"] for job in JOBS):
         problems = cron_errors(inputs[name])
         if problems:
             fail(name, "must be 5 numeric cron fields (minute 0-59, hour 0-23, day 1-31, month 1-12, "
                        "weekday 0-7; each *, N, N-M, */S or N-M/S, comma-separated); got %r: %s"
                  % (inputs[name], "; ".join(problems)))
-    for name, least in (("logrotate_rotate", 0), ("logrotate_history_rotate", 0),
-                        ("health_check_timeout", 1), ("push_timeout", 1),
-                        ("auto_update_timeout", 1), ("inbox_timeout", 1), ("status_max_intervals", 1)):
+    for name, least in ([("logrotate_rotate", 0), ("logrotate_history_rotate", 0)]
+                        + [(job["timeout"], 1) for job in JOBS] + [("status_max_intervals", 1)]):
         number = _whole_number(inputs[name])
         if number is None or number < least:
             fail(name, "must be a whole number >= %d; got %r" % (least, inputs[name]))
-    inbox_timeout = _whole_number(inputs["inbox_timeout"])
+    inbox_timeout_name = job_by_id(INBOX_JOB)["timeout"]
+    inbox_timeout = _whole_number(inputs[inbox_timeout_name])
     if inbox_timeout is not None and inbox_timeout + KILL_GRACE_SECONDS >= APP_STALE_MINUTES * 60:
-        fail("inbox_timeout", "must be below %d: a drain run and the job runner's %d s kill grace must end within "
-                              "the %d minutes after which the app reclaims a run left PROCESSING as a crashed "
-                              "drain's (process_inbox --stale-minutes), or another drain takes over a run still "
-                              "executing; got %r" % (APP_STALE_MINUTES * 60 - KILL_GRACE_SECONDS,
-                                                     KILL_GRACE_SECONDS, APP_STALE_MINUTES, inputs["inbox_timeout"]))
+        fail(inbox_timeout_name, "must be below %d: a drain run and the job runner's %d s kill grace must end "
+                                 "within the %d minutes after which the app reclaims a run left PROCESSING as a "
+                                 "crashed drain's (process_inbox --stale-minutes), or another drain takes over a "
+                                 "run still executing; got %r"
+             % (APP_STALE_MINUTES * 60 - KILL_GRACE_SECONDS, KILL_GRACE_SECONDS, APP_STALE_MINUTES,
+                inputs[inbox_timeout_name]))
     for name, optional in (("logrotate_maxsize", True), ("logrotate_minsize", True),
                            ("logrotate_history_maxsize", False), ("status_max_logs_size", False)):
         value = inputs[name]

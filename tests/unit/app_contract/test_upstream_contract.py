@@ -250,7 +250,9 @@ def test_the_inbox_unit_the_role_knows_is_the_apps_drain(app):
 
 BOTH = {"cluster_role": "both", "hub_url": "https://hub.example.net:8443/", "instance_id": "web-7",
         "hub_api_key": "0123456789abcdef0123456789abcdef01234567", "api_key_auth_enabled": True,
-        "hub_ssrf_allowed": True, "ssrf_allowed_hosts": "ollama.lan"}
+        "hub_ssrf_allowed": True}
+# The SSRF_ALLOWED_HOSTS entry the host's env file already has, which the module keeps.
+FOUND_SSRF = "ollama.lan"
 
 
 def test_every_key_the_role_writes_is_one_the_app_reads(app):
@@ -264,7 +266,7 @@ def test_the_app_reads_the_written_api_key_auth_value_as_meant(app, enabled):
 
 
 def test_the_app_reads_the_agents_values_as_meant(app):
-    lines = env.env_lines(BOTH)
+    lines = env.with_kept_hosts(env.env_lines(BOTH), FOUND_SSRF)
     assert app.setting_from_env("HUB_URL", lines["HUB_URL"]) == BOTH["hub_url"]
     assert app.setting_from_env("INSTANCE_ID", lines["INSTANCE_ID"]) == BOTH["instance_id"]
     assert app.setting_from_env("HUB_API_KEY", lines["HUB_API_KEY"]) == BOTH["hub_api_key"]
@@ -275,8 +277,9 @@ def test_the_written_lines_read_back_the_same_by_systemds_rules():
     """The units (EnvironmentFile=) and the job runner read the file by the
     same rules: every value the role writes, as the env_file module writes it,
     comes back byte for byte."""
-    lines = env.env_lines(dict(BOTH, ssrf_allowed_hosts="a.example # ours", logs_dir="/srv/sm logs",
-                               project_dir=DEFAULTS["server_maintanence_project_dir"]))
+    lines = env.with_kept_hosts(env.env_lines(dict(BOTH, logs_dir="/srv/sm logs",
+                                                   project_dir=DEFAULTS["server_maintanence_project_dir"])),
+                                "a.example # ours")
     text = "".join(systemd_env.line(key, value) + "\n" for key, value in lines.items())
     assert dict(systemd_env.parse(text)) == lines
 

@@ -23,8 +23,7 @@ from ...conftest import load_module, patch_module_args
 env_file = load_module("env_file")
 
 CLUSTER = {"cluster_role": "standalone", "hub_url": "http://hub.internal:8000", "instance_id": "web1",
-           "hub_api_key": None, "api_key_auth_enabled": True, "hub_ssrf_allowed": True,
-           "ssrf_allowed_hosts": None}
+           "hub_api_key": None, "api_key_auth_enabled": True, "hub_ssrf_allowed": True}
 
 
 def test_a_standalone_host_gets_no_env_lines():
@@ -45,9 +44,14 @@ def test_an_agent_gets_its_hub_its_id_its_key_and_the_hub_allowed():
 
 def test_the_hub_is_added_to_the_allowed_hosts_once_and_the_others_kept():
     agent = dict(CLUSTER, cluster_role="agent", hub_url="https://Hub.Internal/")
-    assert env.env_lines(dict(agent, ssrf_allowed_hosts="ollama.lan, 10.0.1.5"))[
+    assert env.with_kept_hosts(env.env_lines(agent), "ollama.lan, 10.0.1.5")[
         "SSRF_ALLOWED_HOSTS"] == "ollama.lan,10.0.1.5,hub.internal"
-    assert env.env_lines(dict(agent, ssrf_allowed_hosts="hub.internal,x"))["SSRF_ALLOWED_HOSTS"] == "hub.internal,x"
+    assert env.with_kept_hosts(env.env_lines(agent), "hub.internal,x")["SSRF_ALLOWED_HOSTS"] == "hub.internal,x"
+
+
+def test_values_without_ssrf_allowed_hosts_are_kept_as_they_are():
+    assert env.with_kept_hosts({"HUB_URL": "https://hub.internal"}, "ollama.lan") == {
+        "HUB_URL": "https://hub.internal"}
 
 
 def test_an_agent_without_a_key_or_the_ssrf_opt_in_gets_neither_line():

@@ -7,6 +7,8 @@ installed them."""
 
 import pytest
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _constants
+
 from ...conftest import load_module
 from . import maintenance_host as host
 
@@ -184,3 +186,13 @@ def test_an_update_the_app_would_run_as_on_a_dev_host_is_a_warning(run):
     (warning,) = module.warnings
     assert warning.startswith("server_maintanence_auto_update_enabled: the app's bin/update.sh will take this host "
                               "for a development one")
+
+
+def test_the_fixed_paths_come_from_the_action_plugin_only():
+    """runner, cron_daily_runner and logrotate_state have no default of the
+    module's own: the description passes them, from module_utils/_constants.py."""
+    params = host.arguments()
+    for name, path in (("runner", "JOB_RUNNER"), ("cron_daily_runner", "CRON_DAILY_RUNNER"),
+                       ("logrotate_state", "LOGROTATE_STATE")):
+        assert maintenance.ARGUMENTS[name] == {"type": "path", "required": True}, name
+        assert params[name] == getattr(_constants, path), name
