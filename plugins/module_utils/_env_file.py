@@ -179,7 +179,7 @@ def value_error(values, shown):
 def env_lines(settings):
     """The KEY -> value lines the role keeps in the app's env file, each value
     in the form the app's config/settings.py parses (checked against the app's
-    source by tests/unit/test_upstream_contract.py).
+    source by tests/unit/app_contract/test_upstream_contract.py).
 
     `settings` holds cluster_role, hub_url, instance_id, hub_api_key (None:
     not managed), api_key_auth_enabled, hub_ssrf_allowed, and optionally

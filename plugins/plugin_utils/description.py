@@ -56,7 +56,7 @@ _SIZE_UNITS = {"": 1, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
 # What the app's auto-update runs as root (bin/lib/update.sh, _up_restart:
 # `sudo systemctl restart <units>`), word for word: the one command the role
 # lets the app user run through sudo, while auto-update is on.
-# tests/unit/test_upstream_contract.py reads it from the app's source.
+# tests/unit/app_contract/test_upstream_contract.py reads it from the app's source.
 APP_ROOT_COMMAND = ["systemctl", "restart"] + [unit[:-len(".service")] for unit in (APP_UNIT, INBOX_UNIT)]
 # Where sudo may find systemctl through secure_path: /usr/bin on Debian 12, 13
 # and a merged-/usr 11, /bin on a Debian 11 with /usr split. sudo matches a
