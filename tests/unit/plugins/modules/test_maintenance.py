@@ -192,3 +192,22 @@ def test_an_update_the_app_would_run_as_on_a_dev_host_is_a_warning(run):
     (warning,) = module.warnings
     assert warning.startswith("server_maintanence_auto_update_enabled: the app's bin/update.sh will take this host "
                               "for a development one")
+
+
+def test_the_reading_sweeps_the_runners_state_directory_and_the_run_removes_what_it_found(run):
+    """The reading lists leftovers in the directory of each path it reads
+    (_host_reading.read_host): the job runner's state directory and the
+    metrics directory are among them; a records writer's leftover found
+    there is one of the run's path steps."""
+    params = host.arguments()
+    state_dir = params["state_dir"]
+    left = state_dir + "/health.state.server-maintanence-tmp-0123456789abcdef~"
+
+    def found(probe, _params):
+        probe["leftovers"] = [left]
+
+    _result, _module, applied, readings, _engine = run(params, found)
+    directories = {path.rsplit("/", 1)[0] for path in readings[0]["paths"]}
+    assert {state_dir, host.METRICS} <= directories
+    [items] = [items for name, items in applied if name == "paths"]
+    assert {"path": left, "state": "leftover"} in items
