@@ -42,8 +42,8 @@ import os
 import stat
 
 # The one temporary-name convention: a leftover is <name>.server-maintanence-tmp-<16 hex>~
-from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import (  # noqa: F401
-    LEFTOVER, TEMPORARY_MARK, WRITE_LOCK, temporary_name)
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import (
+    LEFTOVER, WRITE_LOCK, temporary_name)
 
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}

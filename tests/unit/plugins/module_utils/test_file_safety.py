@@ -240,7 +240,7 @@ def test_the_sweep_follows_no_link_the_app_user_plants(tmp_path):
     or of the directory itself stops the sweep there."""
     outside = tmp_path / "outside"
     outside.mkdir()
-    target = outside / ("health.state" + safety.TEMPORARY_MARK + "0123456789abcdef~")
+    target = outside / "health.state.server-maintanence-tmp-0123456789abcdef~"
     target.write_text("root's, elsewhere\n")
     state, left = runners_directory(tmp_path)
     planted = state / target.name
