@@ -16,7 +16,15 @@ writes. Private to the collection (the leading underscore): not an interface.
   logrotate's default taboo list (config.c, defTabooExts), so logrotate
   skips it in /etc/logrotate.d. It does not start with a dot: logrotate
   matches its taboo patterns with FNM_PERIOD, so "*~" never matches a
-  name with a leading dot, and it reads such a file as a policy.
+  name with a leading dot, and it reads such a file as a policy. The
+  pattern lives in _job_records.py, which the job runner writes its
+  records with under the same names, and which runs without Ansible.
+- The sweep of leftovers never follows a link: each directory is opened
+  with O_NOFOLLOW and everything in it is lstat'ed, opened and unlinked
+  through that descriptor. In the job runner's state directory (the one
+  holding its write lock) it sweeps only while it holds that lock, taken
+  without waiting: a runner still writing keeps its temporary file, and a
+  runner killed mid-write has released the lock with its life.
 - A directory the role records as its own appears with its record inside:
   made under a temporary name, the record written in it, then renamed into
   place.
@@ -28,17 +36,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import binascii
 import errno
+import fcntl
 import os
-import re
 import stat
+
+# The one temporary-name convention: a leftover is <name>.server-maintanence-tmp-<16 hex>~
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import (
+    LEFTOVER, WRITE_LOCK, temporary_name)
 
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
-TEMPORARY_MARK = ".server-maintanence-tmp-"
-# A leftover of the role's own temporary names: <name>.server-maintanence-tmp-<hex>~
-LEFTOVER = re.compile(r"^[^.].*\.server-maintanence-tmp-[0-9a-f]{16}~$")
 
 
 class Refused(Exception):
@@ -98,11 +106,6 @@ def read_regular(path, limit, dir_fd=None):
         os.close(descriptor)
     content = b"".join(chunks)
     return (content, info) if len(content) <= limit else (None, info)
-
-
-def temporary_name(name):
-    """A new temporary name for name, in the pattern LEFTOVER recognises."""
-    return "%s%s%s~" % (name.lstrip("."), TEMPORARY_MARK, binascii.hexlify(os.urandom(8)).decode("ascii"))
 
 
 def _join(directory, name):
@@ -236,50 +239,134 @@ def symlink(path, target, setting=None):
         raise write_failure(error, path, setting, "link")
 
 
+def _open_directory(path):
+    """A descriptor of the directory at path, a link there not followed."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | CLOEXEC)
+
+
+def _runner_lock(directory_fd):
+    """(runner's, lock) for an open directory: whether the job runner writes
+    there (its WRITE_LOCK is there), and then a descriptor holding that
+    lock, taken without waiting, or None when it cannot be taken: a runner
+    is writing (or the lock is not a regular file, which only the app user
+    could have made it). The caller closes the descriptor, which releases
+    the lock."""
+    if lstat(WRITE_LOCK, directory_fd) is None:
+        return False, None
+    try:
+        lock = os.open(WRITE_LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | CLOEXEC,
+                       dir_fd=directory_fd)
+    except OSError:
+        return True, None
+    try:
+        if stat.S_ISREG(os.fstat(lock).st_mode):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True, lock
+    except OSError:
+        pass
+    os.close(lock)
+    return True, None
+
+
+def _sweepable(info, runners):
+    """Whether a temporary name's own stat makes it a leftover: root's file,
+    link or directory (the app user cannot make a root-owned file); in the
+    runner's directory also a regular file of any owner, since the runner
+    runs as the app user."""
+    if info is None:
+        return False
+    if info.st_uid == 0 and kind(info) in ("file", "link", "directory"):
+        return True
+    return runners and kind(info) == "file"
+
+
 def leftovers(directories):
-    """[(path, kind)] of the role's temporary names left in directories by a
-    run cut short: only root's (the app user cannot make a root-owned file),
-    only files, links and directories, never followed."""
+    """[(path, kind)] of the temporary names left in directories by a run or
+    a job cut short: root's files, links and directories, and in the job
+    runner's state directory its files too, listed only while its write lock
+    is free (a runner still writing keeps its temporary file); nothing
+    followed."""
     found = []
     for directory in sorted(set(directories)):
         try:
-            names = os.listdir(directory)
+            directory_fd = _open_directory(directory)
         except OSError:
             continue
-        for name in sorted(names):
-            if not LEFTOVER.match(name):
+        try:
+            runners, lock = _runner_lock(directory_fd)
+            if runners and lock is None:
                 continue
-            path = _join(directory, name)
-            info = lstat(path)
-            if info is not None and info.st_uid == 0 and kind(info) in ("file", "link", "directory"):
-                found.append((path, kind(info)))
+            try:
+                for name in sorted(os.listdir(directory_fd)):
+                    info = lstat(name, directory_fd) if LEFTOVER.match(name) else None
+                    if _sweepable(info, runners):
+                        found.append((_join(directory, name), kind(info)))
+            finally:
+                if lock is not None:
+                    os.close(lock)
+        finally:
+            os.close(directory_fd)
     return found
 
 
-def remove_leftover(path):
-    """Remove a leftover of the role's temporary names: a root-owned file or
-    link by unlink; a root-owned directory when it holds nothing but
-    root-owned files of the role (a record), by unlink and rmdir. Returns
-    whether it is gone; anything else is kept."""
-    if not LEFTOVER.match(os.path.basename(path)):
-        return False
-    info = lstat(path)
-    if info is None:
-        return True
-    if info.st_uid != 0:
-        return False
-    if kind(info) in ("file", "link"):
-        os.unlink(path)
-        return True
-    if kind(info) != "directory":
-        return False
-    for name in os.listdir(path):
-        inside = lstat(_join(path, name))
-        if inside is None or inside.st_uid != 0 or kind(inside) != "file":
+def _remove_directory_leftover(name, directory_fd, found):
+    """rmdir a root-owned leftover directory holding nothing but root-owned
+    files (a record), each unlinked through its descriptor; False when it
+    holds anything else."""
+    inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | CLOEXEC, dir_fd=directory_fd)
+    try:
+        opened = os.fstat(inner)
+        if (opened.st_dev, opened.st_ino) != (found.st_dev, found.st_ino):
             return False
-        os.unlink(_join(path, name))
-    os.rmdir(path)
+        names = os.listdir(inner)
+        for inside in names:
+            info = lstat(inside, inner)
+            if info is None or info.st_uid != 0 or kind(info) != "file":
+                return False
+        for inside in names:
+            os.unlink(inside, dir_fd=inner)
+    finally:
+        os.close(inner)
+    os.rmdir(name, dir_fd=directory_fd)
     return True
+
+
+def remove_leftover(path):
+    """Remove a leftover of the temporary names, as leftovers() finds them:
+    a file or link by unlink, a root-owned directory when it holds nothing
+    but root-owned files of the role (a record), by unlink and rmdir, all
+    through a descriptor of its directory opened without following a link;
+    in the runner's state directory only while its write lock is free.
+    Returns whether it is gone; anything else is kept."""
+    directory, name = os.path.split(path)
+    if not LEFTOVER.match(name):
+        return False
+    try:
+        directory_fd = _open_directory(directory or ".")
+    except OSError:
+        return lstat(directory or ".") is None  # gone with its directory, or kept: a link is not followed
+    try:
+        runners, lock = _runner_lock(directory_fd)
+        if runners and lock is None:
+            return False
+        try:
+            info = lstat(name, directory_fd)
+            if info is None:
+                return True
+            if not _sweepable(info, runners):
+                return False
+            if kind(info) == "directory":
+                return _remove_directory_leftover(name, directory_fd, info)
+            try:
+                os.unlink(name, dir_fd=directory_fd)
+            except FileNotFoundError:
+                pass
+            return True
+        finally:
+            if lock is not None:
+                os.close(lock)
+    finally:
+        os.close(directory_fd)
 
 
 # Where a private copy for a command is written: root's tmpfs.

@@ -14,7 +14,7 @@ it as a script when a job ends (under the runner's write lock):
 replaces STATE_DIR/NAME.state with the job's record, keeping its last
 success, and with LOGS_DIR and LOGROTATE_STATE also
 STATE_DIR/server_maintanence.prom (node_exporter's textfile format), each
-by one rename. SETTINGS (the role's description.metrics_settings) adds
+by one rename from a temporary name beside it. SETTINGS (the role's description.metrics_settings) adds
 what the shipped alert rules compare with: the jobs on, each with its
 interval and when it is late, the rotation's frequency and when it is
 overdue, the logs size limit; with it only the jobs on are reported. The
@@ -81,6 +81,21 @@ GAUGES = (
      "Time after the last rotation at which the next one is overdue (the frequency and one run of logrotate)"),
     ("logs_size_limit_bytes", "host", "logs_limit", "The logs directory size above which the host fails its status"),
 )
+# The collection's one temporary-name convention (_file_safety imports it
+# from here: this file must run without Ansible). A file is written as
+# <name>.server-maintanence-tmp-<16 hex>~ beside its target, then renamed
+# over it. No reader takes that name for its own: it holds a dot, so
+# run-parts and cron skip it; it ends in "~", in logrotate's default taboo
+# list, and never starts with a dot, since logrotate matches that list with
+# FNM_PERIOD; it ends neither in .state (metrics_text's records) nor in .prom
+# (node_exporter's textfile collector). What a writer killed mid-write leaves
+# under it, the role's sweep removes (_file_safety.leftovers).
+TEMPORARY_MARK = ".server-maintanence-tmp-"
+LEFTOVER = re.compile(r"^[^.].*\.server-maintanence-tmp-[0-9a-f]{16}~\Z")
+# The runner's write lock in the state directory: it holds it from before a
+# temporary name of its appears until after it is renamed, so the sweep
+# removes the runner's temporary names only while it holds it too.
+WRITE_LOCK = ".write.lock"
 HISTORY_NAME = "update-history.jsonl"
 # How much of the history's end is read: a 200 MB file costs what a small one does.
 HISTORY_WINDOW = 1 << 16
@@ -303,12 +318,19 @@ def read_history(path, window=HISTORY_WINDOW):
     return {"last": last, "bad": bad, "error": None}
 
 
+def temporary_name(name):
+    """A new temporary name for name, in the pattern LEFTOVER recognises."""
+    return "%s%s%s~" % (name.lstrip("."), TEMPORARY_MARK, binascii.hexlify(os.urandom(8)).decode("ascii"))
+
+
 def replace(path, text, mode=0o644):
-    """Replace path with text in one rename, so that no reader sees half a
-    file; a link at path is replaced, never followed."""
+    """Replace path with text in one rename from a temporary name beside it,
+    so that no reader sees half a file; a link at path is replaced, never
+    followed."""
     directory, name = os.path.split(path)
-    temporary = os.path.join(directory, ".%s.%s.tmp" % (name, binascii.hexlify(os.urandom(8)).decode()))
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    temporary = os.path.join(directory, temporary_name(name))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | getattr(os, "O_CLOEXEC", 0), mode)
     try:
         try:
             os.fchmod(descriptor, mode)

@@ -23,7 +23,7 @@ from ansible_collections.server_maintanence.ops.plugins.module_utils._constants 
     APP_UNIT, CRON_DAILY_RUNNER, ENV_LOADER, HOURLY_RUNNER, INBOX_UNIT, JOB_CONFIG, JOB_RECORDS, JOB_RUNNER,
     LOGROTATE_CONFIG, LOGROTATE_STATE, PREFIX, SUDOERS_FILE)
 from ansible_collections.server_maintanence.ops.plugins.module_utils._env_file import env_lines, logs_dir_setting
-from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import METRICS_NAME, record_name
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import METRICS_NAME, WRITE_LOCK, record_name
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils.cron import cron_interval, cron_splay, late_after
 
 # Each logrotate frequency in seconds (a month and a year at their longest),
@@ -263,7 +263,7 @@ def managed(inputs, files, wanted_jobs):
     on = [job["id"] for job in wanted_jobs if job["wanted"]]
     runner_files = ([posixpath.join(state_dir, record_name(job)) for job in on]
                     + [posixpath.join(state_dir, job + ".lock") for job in ids]
-                    + [posixpath.join(state_dir, ".write.lock"), metrics_file])
+                    + [posixpath.join(state_dir, WRITE_LOCK), metrics_file])
     gone = ([posixpath.join(state_dir, record_name(job)) for job in ids if job not in on]
             + [posixpath.join(logs_dir, job + ".lock") for job in ids])
     rows += [{"path": path, "kind": "runner_file", "wanted": True} for path in runner_files]

@@ -11,10 +11,12 @@ import pytest
 
 from conftest import LOGROTATE_CONFIG
 
+# The temporary names' one home (the file-safety module imports them from
+# it): standard library only, so it loads here without Ansible's collections.
 _spec = importlib.util.spec_from_file_location(
-    "file_safety", pathlib.Path(__file__).resolve().parents[3] / "plugins/module_utils/_file_safety.py")
-file_safety = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(file_safety)
+    "job_records", pathlib.Path(__file__).resolve().parents[3] / "plugins/module_utils/_job_records.py")
+temporary_names = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(temporary_names)
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def planted(host):
     copies = {}
     for path in (LOGROTATE_CONFIG, "/etc/cron.daily/logrotate"):
         directory, name = path.rsplit("/", 1)
-        copies[path] = "%s/%s" % (directory, file_safety.temporary_name(name))
+        copies[path] = "%s/%s" % (directory, temporary_names.temporary_name(name))
         host.check_output("cp -p %s %s", path, copies[path])
     yield copies
     host.check_output("rm -f %s" % " ".join(copies.values()))
@@ -49,7 +51,7 @@ def test_sudo_reads_no_grant_under_a_temporary_name(host):
     is written so, and checked with visudo before it goes live) is not read
     by sudo's includedir; the same grant under a plain name is."""
     grant = "nobody ALL=(root) NOPASSWD: /usr/bin/true\n"
-    staged = "/etc/sudoers.d/" + file_safety.temporary_name("server-maintanence")
+    staged = "/etc/sudoers.d/" + temporary_names.temporary_name("server-maintanence")
     plain = "/etc/sudoers.d/server-maintanence-probe"
     assert host.run("command -v sudo").rc == 0, "this image has no sudo: rebuild it (scripts/build-images.sh)"
     try:

@@ -20,7 +20,8 @@ import pytest
 import testinfra
 
 from conftest import (APP_USER, LOGROTATE_CONFIG, REPO, RUNNER, RUNNER_CONFIG, STATE_DIR, SUDOERS_GRANT, cron_frozen,
-                      crontab_lines, new_container, output, recap, run_site, tree_listing, write_crontab)
+                      crontab_entries, crontab_lines, job_command, new_container, output, recap, run_as_app, run_site,
+                      tree_listing, write_as_root, write_crontab)
 
 HARNESS = pathlib.Path(__file__).resolve().with_name("fault_python.py")
 FAULTY_PYTHON = "/usr/local/lib/sm-fault-python"
@@ -81,8 +82,8 @@ CASES = {
         "crontab", "subprocess.Popen", "*crontab -u %s /run/*" % APP_USER, 0, None),
     "crontab, while crontab installs its copy": (
         "crontab", "subprocess.Popen", "*crontab -u %s /run/*" % APP_USER, 2, None),
-    "crontab, installed, its copy not yet removed": (
-        "crontab", "os.remove", "/run/crontab.server-maintanence-tmp-*", 0, None),
+    "crontab, installed, its copy not yet removed": (  # unlinked by name in /run's descriptor
+        "crontab", "os.remove", "crontab.server-maintanence-tmp-*~ *", 0, None),
     "env file, about to go live": (
         "sed -i 's/^INSTANCE_ID=.*/INSTANCE_ID=edited/' %s" % ENV_FILE, "os.rename", "env.server-maintanence-tmp-* env *",
         0, ENV_FILE),
@@ -169,3 +170,55 @@ def test_a_run_killed_at_each_kind_of_write_leaves_the_host_old_or_new_and_one_r
 
     assert_converged(host, clean["state"])
     assert MINE in crontab_lines(host)
+
+
+HEALTH = "server-maintanence health check"
+JOB_RECORDS = "/usr/local/lib/server-maintanence-records.py"
+# The runner's records writer behind an audit hook (PEP 578) that kills it
+# (SIGKILL) just before it renames the health check's new record into
+# place: its temporary file written, its rename not done. The job runs with
+# a copy of the runner's settings that names it as the records writer.
+FAULTY_RECORDS = "/run/sm-fault-records.py"
+FAULTY_SETTINGS = "/run/sm-fault-job"
+FAULTY_RECORDS_SOURCE = """import os, runpy, signal, sys
+def hook(event, args):
+    if event == "os.rename" and os.path.basename(os.fsdecode(args[1])) == "health.state":
+        os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(hook)
+sys.argv[0] = %r
+runpy.run_path(%r, run_name="__main__")
+""" % (JOB_RECORDS, JOB_RECORDS)
+
+
+def test_a_job_whose_records_writer_is_killed_mid_write_keeps_its_record_and_the_next_run_sweeps_the_leftover(
+        fault_host):
+    """The job runner (the app user, as cron runs it) killed between writing
+    a record and renaming it: the last record stays whole, the new one is
+    left under the collection's temporary name, and the next run of the role
+    removes it (the runner's write lock is free: its writer is dead). Runs
+    last: it leaves the state directory with the job's records."""
+    host, _clean = fault_host
+    command = job_command(crontab_entries(host)[HEALTH])
+    assert run_as_app(host, command).rc == 0
+    record = host.file(STATE_DIR + "/health.state").content_string
+    write_as_root(host, FAULTY_RECORDS, FAULTY_RECORDS_SOURCE.encode(), mode="0644", group="root")
+    host.check_output("sed 's|^records=.*|records=%s|' %s > %s && chmod 0644 %s",
+                      FAULTY_RECORDS, RUNNER_CONFIG, FAULTY_SETTINGS, FAULTY_SETTINGS)
+    try:
+        ran = run_as_app(host, "SERVER_MAINTANENCE_JOB_CONFIG=%s %s" % (FAULTY_SETTINGS, command))
+        assert ran.rc == 0  # the job ran; only its record could not be written
+        assert "could not write %s/health.state" % STATE_DIR in host.file(
+            "/opt/server-monitoring/logs/cron.log").content_string
+        left = host.check_output("find %s -name 'health.state.server-maintanence-tmp-*~' -user %s -type f",
+                                 STATE_DIR, APP_USER).split()
+        assert len(left) == 1, left
+        assert host.file(STATE_DIR + "/health.state").content_string == record
+    finally:
+        host.run("rm -f %s %s" % (FAULTY_RECORDS, FAULTY_SETTINGS))
+
+    swept = play(host)
+    assert swept.returncode == 0 and recap(swept.stdout)["changed"] == 1, output(swept)[-3000:]
+    assert host.check_output(LEFTOVERS) == ""
+    assert host.file(STATE_DIR + "/health.state").content_string == record
+    again = play(host)
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, output(again)[-3000:]

@@ -27,6 +27,9 @@ LOADER = REPO / "plugins" / "module_utils" / "_systemd_env.py"
 # What the role installs as the runner's records: the writer of the records and metrics.
 RECORDS = REPO / "plugins" / "module_utils" / "_job_records.py"
 from ..plugins.module_utils import env_table  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _paths  # noqa: E402
+from ansible_collections.server_maintanence.ops.plugins.module_utils._job_records import WRITE_LOCK  # noqa: E402
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description  # noqa: E402
 DEFAULTS = yaml.safe_load((REPO / "roles" / "server_maintanence" / "defaults" / "main.yml").read_text())
 SHELLCHECK = pathlib.Path(sys.executable).parent / "shellcheck"
@@ -407,8 +410,9 @@ def test_state_and_metrics_are_replaced_atomically(sandbox):
     finally:
         for handle in first.values():
             handle.close()
+    # The write lock is the one the role's sweep checks before it touches the state directory.
     assert sorted(p.name for p in sandbox.state_dir.iterdir()) == [
-        ".write.lock", "alpha.lock", "alpha.state", "beta.lock", "beta.state", PROM]
+        WRITE_LOCK, "alpha.lock", "alpha.state", "beta.lock", "beta.state", PROM]
     for path in [*sandbox.state_dir.glob("*.state"), sandbox.state_dir / PROM]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
@@ -682,3 +686,111 @@ def test_env_file_the_loader_cannot_read_is_a_config_error(sandbox):
     assert not marker.exists()
     assert "cannot read %s" % sandbox.env_file in sandbox.log("noread")
     assert sandbox.state("noread")["outcome"] == "failure"
+
+
+# A writer killed mid-write ----------------------------------------------------
+
+# The records writer the runner runs, behind an audit hook (PEP 578) that
+# sends the writer itself a signal just before it renames the job's record
+# into place, its temporary file written and closed: SIGKILL, as the OOM
+# killer would, or SIGSTOP, a writer caught in the act. No timing involved.
+FAULTY_RECORDS = '''import os, runpy, signal, sys
+fired = []
+def hook(event, args):
+    if not fired and event == "os.rename" and os.path.basename(os.fsdecode(args[1])) == {target!r}:
+        fired.append(event)
+        with open({pidfile!r}, "w") as handle:
+            handle.write(str(os.getpid()))
+        os.kill(os.getpid(), {signal:d})
+sys.addaudithook(hook)
+sys.argv[0] = {real!r}
+runpy.run_path({real!r}, run_name="__main__")
+'''
+
+
+def faulty_records(sandbox, job, sent):
+    """Point the sandbox's runner at a records writer that sends itself sent
+    at job's record's rename; returns the file its pid is written to."""
+    pidfile = sandbox.root / "writer.pid"
+    script = sandbox.root / "faulty-records.py"
+    script.write_text(FAULTY_RECORDS.format(target=job + ".state", pidfile=str(pidfile), signal=int(sent),
+                                            real=str(RECORDS)))
+    sandbox.configure(records=script)
+    return pidfile
+
+
+def temporary_files(directory):
+    return sorted(path for path in directory.iterdir() if safety.LEFTOVER.match(path.name))
+
+
+class Warnings(object):
+    """What _paths.leftover uses of the module: its warnings."""
+
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_name_that_the_roles_sweep_removes(sandbox):
+    """The runner's records writer killed between writing the new record and
+    renaming it: the old record stays whole, the new one is left under the
+    collection's temporary name, and the role's sweep (the reading's
+    leftovers(), then the maintenance module's leftover step) removes it."""
+    sandbox.ok("alpha", "30", "true")
+    old = (sandbox.state_dir / "alpha.state").read_text()
+    faulty_records(sandbox, "alpha", signal.SIGKILL)
+
+    assert sandbox.run("alpha", "30", "false").returncode == 1
+    assert "could not write %s/alpha.state" % sandbox.state_dir in sandbox.log("alpha")
+    [left] = temporary_files(sandbox.state_dir)
+    assert left.name.startswith("alpha.state.server-maintanence-tmp-") and "exit_code=1\n" in left.read_text()
+    assert (sandbox.state_dir / "alpha.state").read_text() == old
+    assert not lock_is_held(sandbox.state_dir / ".write.lock")  # died with its writer
+
+    assert safety.leftovers([str(sandbox.state_dir)]) == [(str(left), "file")]
+    module, kept = Warnings(), []
+    changed = _paths.leftover(module, {"path": str(left), "state": "leftover"}, False, kept)[0]
+    assert changed and kept == [] and module.warnings == []
+    assert temporary_files(sandbox.state_dir) == [] and (sandbox.state_dir / "alpha.state").read_text() == old
+    sandbox.configure()
+    sandbox.ok("alpha", "30", "true")
+    assert sandbox.state("alpha")["outcome"] == "success" and temporary_files(sandbox.state_dir) == []
+
+
+def test_the_sweep_keeps_the_temporary_file_of_a_writer_still_at_work(sandbox):
+    """A records writer stopped between its write and its rename still holds
+    the runner's write lock: the sweep neither lists nor removes its file,
+    and once resumed the writer puts its record in place."""
+    sandbox.ok("alpha", "30", "true")
+    pidfile = faulty_records(sandbox, "alpha", signal.SIGSTOP)
+    runner = subprocess.Popen(["/bin/sh", str(RUNNER), "alpha", "30", "false"], stdin=subprocess.DEVNULL,
+                              env={"PATH": "/usr/bin:/bin", "SERVER_MAINTANENCE_JOB_CONFIG": str(sandbox.config)})
+    writer = None
+    try:
+        wait_until(lambda: pidfile.exists() and pidfile.read_text(), "the writer writes its pid")
+        writer = int(pidfile.read_text())
+        wait_until(lambda: pathlib.Path("/proc/%d/stat" % writer).read_text().rsplit(")", 1)[1].split()[0] == "T",
+                   "the writer is stopped")
+        [left] = temporary_files(sandbox.state_dir)
+        assert lock_is_held(sandbox.state_dir / ".write.lock")
+
+        assert safety.leftovers([str(sandbox.state_dir)]) == []
+        assert not safety.remove_leftover(str(left)) and left.exists()
+
+        os.kill(writer, signal.SIGCONT)
+        assert runner.wait(timeout=60) == 1
+    finally:
+        if runner.poll() is None:
+            if writer is not None:
+                os.kill(writer, signal.SIGKILL)
+            runner.kill()
+            runner.wait()
+    assert sandbox.state("alpha")["exit_code"] == "1" and temporary_files(sandbox.state_dir) == []
+
+
+def test_runner_lines_stay_readable():
+    """No line of the runner is longer than 100 characters."""
+    long_lines = [number for number, line in enumerate(RUNNER.read_text().splitlines(), 1) if len(line) > 100]
+    assert long_lines == []

@@ -3,6 +3,7 @@ every write whole or not at all, leftovers recognised and removed, and every
 failure naming its path and variable."""
 
 import errno
+import fcntl
 import importlib.util
 import os
 import pathlib
@@ -186,3 +187,75 @@ def test_a_path_under_a_file_is_missing_not_an_error(tmp_path):
     (tmp_path / "file").write_text("")
     assert safety.lstat(str(tmp_path / "file" / "env")) is None
     assert safety.read_regular(str(tmp_path / "file" / "env"), 100) == (None, None)
+
+
+def runners_directory(tmp_path):
+    """A state directory as the job runner leaves it: its write lock, a
+    record, and the temporary file of a records writer (the app user's)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / safety.WRITE_LOCK).write_text("")
+    (state / "health.state").write_text("name=health\n")
+    left = state / safety.temporary_name("health.state")
+    left.write_text("name=health\n")
+    os.chown(str(left), 65534, 65534)
+    return state, left
+
+
+def test_the_job_records_writer_names_its_temporary_files_in_the_one_pattern(tmp_path, monkeypatch):
+    from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
+    assert safety.LEFTOVER is job_records.LEFTOVER and safety.temporary_name is job_records.temporary_name
+    renamed = []
+    real_rename = os.rename
+    monkeypatch.setattr(job_records.os, "rename", lambda source, target: renamed.append(source) or real_rename(
+        source, target))
+    job_records.replace(str(tmp_path / "health.state"), "name=health\n")
+    [temporary] = renamed
+    assert os.path.dirname(temporary) == str(tmp_path) and safety.LEFTOVER.match(os.path.basename(temporary))
+    assert entries(tmp_path) == ["health.state"]
+
+
+def test_in_the_runners_directory_a_dead_writers_file_is_swept_whoever_owns_it(tmp_path):
+    state, left = runners_directory(tmp_path)
+    assert safety.leftovers([str(state)]) == [(str(left), "file")]
+    assert safety.remove_leftover(str(left))
+    assert entries(state) == [safety.WRITE_LOCK, "health.state"]
+
+
+def test_in_the_runners_directory_nothing_is_swept_while_a_writer_holds_the_lock(tmp_path):
+    state, left = runners_directory(tmp_path)
+    holder = os.open(str(state / safety.WRITE_LOCK), os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another open file: the sweep's own lock cannot be taken
+        assert safety.leftovers([str(state)]) == []
+        assert not safety.remove_leftover(str(left)) and left.exists()
+    finally:
+        os.close(holder)
+    assert safety.remove_leftover(str(left)) and not left.exists()
+
+
+def test_the_sweep_follows_no_link_the_app_user_plants(tmp_path):
+    """In the directory the app user writes: a link under a temporary name
+    is not the runner's (it writes files), a link in place of the write lock
+    or of the directory itself stops the sweep there."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "health.state.server-maintanence-tmp-0123456789abcdef~"
+    target.write_text("root's, elsewhere\n")
+    state, left = runners_directory(tmp_path)
+    planted = state / target.name
+    planted.symlink_to(target)
+    os.lchown(str(planted), 65534, 65534)
+    assert safety.leftovers([str(state)]) == [(str(left), "file")]
+    assert not safety.remove_leftover(str(planted)) and planted.is_symlink()
+
+    (state / safety.WRITE_LOCK).unlink()
+    (state / safety.WRITE_LOCK).symlink_to(outside / "lock")
+    (outside / "lock").write_text("")
+    assert safety.leftovers([str(state)]) == [] and not safety.remove_leftover(str(left))
+
+    linked = tmp_path / "linked"
+    linked.symlink_to(outside)
+    assert safety.leftovers([str(linked)]) == []
+    assert not safety.remove_leftover(str(linked / target.name))
+    assert target.read_text() == "root's, elsewhere\n" and left.exists()

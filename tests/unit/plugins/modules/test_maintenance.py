@@ -196,3 +196,22 @@ def test_the_fixed_paths_come_from_the_action_plugin_only():
                        ("logrotate_state", "LOGROTATE_STATE")):
         assert maintenance.ARGUMENTS[name] == {"type": "path", "required": True}, name
         assert params[name] == getattr(_constants, path), name
+
+
+def test_the_reading_sweeps_the_runners_state_directory_and_the_run_removes_what_it_found(run):
+    """The reading lists leftovers in the directory of each path it reads
+    (_host_reading.read_host): the job runner's state directory and the
+    metrics directory are among them; a records writer's leftover found
+    there is one of the run's path steps."""
+    params = host.arguments()
+    state_dir = params["state_dir"]
+    left = state_dir + "/health.state.server-maintanence-tmp-0123456789abcdef~"
+
+    def found(reading, _params):
+        reading["leftovers"] = [left]
+
+    _result, _module, applied, readings, _engine = run(params, found)
+    directories = {path.rsplit("/", 1)[0] for path in readings[0]["paths"]}
+    assert {state_dir, host.METRICS} <= directories
+    [items] = [items for name, items in applied if name == "paths"]
+    assert {"path": left, "state": "leftover"} in items
