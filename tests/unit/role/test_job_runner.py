@@ -138,9 +138,9 @@ def wait_until(predicate, what, seconds=60.0):
 
 def lock_is_held(lock):
     """True when another process holds lock (flock -n cannot take it)."""
-    probe = subprocess.run(["flock", "-n", "-E", "99", str(lock), "true"], check=False)
-    assert probe.returncode in (0, 99), probe
-    return probe.returncode == 99
+    attempt = subprocess.run(["flock", "-n", "-E", "99", str(lock), "true"], check=False)
+    assert attempt.returncode in (0, 99), attempt
+    return attempt.returncode == 99
 
 
 @contextlib.contextmanager

@@ -50,7 +50,7 @@ PROBE = {"now": NOW, "jobs": {"health": RECORD, "push": RECORD}, "cron_running":
          "crontab_changed": NOW - 86400,
          "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
          "units_active": {"server-monitoring-inbox.service": True},
-         # the rest of what the probe returns, which status_report ignores
+         # the rest of the reading, which status_report ignores
          "user_exists": True, "crontab": [], "paths": {}}
 SETTINGS = {"cluster_role": "agent", "jobs": [HEALTH, PUSH], "max_intervals": 2, "max_logs_size": "1G",
             "logs_dir": "/opt/server-monitoring/logs", "state_dir": "/var/lib/server-maintanence"}

@@ -66,7 +66,7 @@ def test_both_gets_the_agent_and_the_hub_lines():
 
 @pytest.mark.parametrize("hub_url", [None, "", "http://[", "https://@", 5])
 def test_a_bad_hub_url_never_raises(hub_url):
-    """The probe's arguments compute the lines before the input check names the bad URL."""
+    """env_lines never raises on a bad hub URL: the input check is what names it."""
     if isinstance(hub_url, int):
         hub_url = str(hub_url)
     assert "HUB_URL" in env.env_lines(dict(CLUSTER, cluster_role="agent", hub_url=hub_url))

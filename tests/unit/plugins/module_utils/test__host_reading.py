@@ -10,7 +10,7 @@ import pwd
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as probe
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as host_reading
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -29,14 +29,14 @@ def test_given_uv_path_is_used_and_not_marked_discovered(tmp_path):
     given = make_file(tmp_path / "opt/uv", 0o755)
     candidate = make_file(tmp_path / "bin/uv", 0o755)
 
-    uv = probe._uv(given, [candidate], str(tmp_path / "home"))
+    uv = host_reading._uv(given, [candidate], str(tmp_path / "home"))
 
     assert uv == {"path": given, "discovered": False, "searched": [candidate],
                   "exists": True, "mode": "0755", "unsafe": False}
 
 
 def test_given_uv_path_that_is_missing_is_reported_absent(tmp_path):
-    uv = probe._uv(str(tmp_path / "nope/uv"), [], "/home/x")
+    uv = host_reading._uv(str(tmp_path / "nope/uv"), [], "/home/x")
 
     assert uv["exists"] is False and uv["mode"] is None and uv["unsafe"] is False
 
@@ -45,7 +45,7 @@ def test_tilde_candidates_are_expanded_with_the_users_home(tmp_path):
     home = tmp_path / "home/app"
     installed = make_file(home / ".local/bin/uv", 0o755)
 
-    uv = probe._uv("", ["~/.local/bin/uv", "/usr/local/bin/uv"], str(home))
+    uv = host_reading._uv("", ["~/.local/bin/uv", "/usr/local/bin/uv"], str(home))
 
     assert uv["searched"] == [installed, "/usr/local/bin/uv"]
     assert uv["path"] == installed and uv["discovered"] is True and uv["exists"] is True
@@ -55,7 +55,7 @@ def test_first_executable_candidate_wins(tmp_path):
     first = make_file(tmp_path / "a/uv", 0o755)
     second = make_file(tmp_path / "b/uv", 0o755)
 
-    assert probe._uv("", [first, second], "/home/x")["path"] == first
+    assert host_reading._uv("", [first, second], "/home/x")["path"] == first
 
 
 def test_non_executable_file_and_directory_candidates_are_skipped(tmp_path):
@@ -65,7 +65,7 @@ def test_non_executable_file_and_directory_candidates_are_skipped(tmp_path):
     directory.chmod(0o755)
     executable = make_file(tmp_path / "c/uv", 0o700)
 
-    uv = probe._uv("", [not_executable, str(directory), executable], "/home/x")
+    uv = host_reading._uv("", [not_executable, str(directory), executable], "/home/x")
 
     assert uv["path"] == executable and uv["mode"] == "0700"
 
@@ -73,7 +73,7 @@ def test_non_executable_file_and_directory_candidates_are_skipped(tmp_path):
 def test_with_no_executable_candidate_the_first_is_reported_absent(tmp_path):
     first, second = str(tmp_path / "a/uv"), str(tmp_path / "b/uv")
 
-    uv = probe._uv("", [first, second], "/home/x")
+    uv = host_reading._uv("", [first, second], "/home/x")
 
     assert uv == {"path": first, "discovered": True, "searched": [first, second],
                   "exists": False, "mode": None, "unsafe": False}
@@ -84,7 +84,7 @@ def test_a_non_executable_uv_counts_as_not_installed_and_keeps_its_mode(tmp_path
     # cron could not run it, so the role warns as for a missing uv.
     plain = make_file(tmp_path / "a/uv", 0o644)
 
-    uv = probe._uv("", [plain], "/home/x")
+    uv = host_reading._uv("", [plain], "/home/x")
 
     assert uv["path"] == plain and uv["exists"] is False and uv["mode"] == "0644"
 
@@ -93,13 +93,13 @@ def test_a_given_uv_path_that_cannot_be_read_is_reported_absent(tmp_path, monkey
     def denied(path):
         raise PermissionError(path)
 
-    monkeypatch.setattr(probe.os, "stat", denied)
+    monkeypatch.setattr(host_reading.os, "stat", denied)
 
-    assert probe._uv(str(tmp_path / "uv"), [], "/home/x")["exists"] is False
+    assert host_reading._uv(str(tmp_path / "uv"), [], "/home/x")["exists"] is False
 
 
 def test_with_neither_path_nor_candidates_uv_is_absent():
-    uv = probe._uv("", [], "/home/x")
+    uv = host_reading._uv("", [], "/home/x")
 
     assert uv == {"path": "", "discovered": False, "searched": [],
                   "exists": False, "mode": None, "unsafe": False}
@@ -111,7 +111,7 @@ def test_with_neither_path_nor_candidates_uv_is_absent():
 def test_group_or_world_writable_uv_is_unsafe(tmp_path, mode, unsafe):
     path = make_file(tmp_path / "uv", mode)
 
-    uv = probe._uv(path, [], "/home/x")
+    uv = host_reading._uv(path, [], "/home/x")
 
     assert uv["mode"] == "%04o" % mode and uv["unsafe"] is unsafe
 
@@ -122,7 +122,7 @@ def test_a_symlinked_uv_is_followed_like_stat_L(tmp_path):
     link.parent.mkdir()
     link.symlink_to(target)
 
-    uv = probe._uv("", [str(link)], "/home/x")
+    uv = host_reading._uv("", [str(link)], "/home/x")
 
     assert uv["path"] == str(link)  # the link is what cron runs
     assert uv["exists"] is True and uv["mode"] == "0755"  # the target's mode, not the link's 0777
@@ -137,7 +137,7 @@ def test_a_symlink_to_a_non_executable_or_to_nothing_is_skipped(tmp_path):
     dangling.symlink_to(tmp_path / "missing")
     executable = make_file(tmp_path / "c/uv", 0o755)
 
-    assert probe._uv("", [str(to_plain), str(dangling), executable], "/home/x")["path"] == executable
+    assert host_reading._uv("", [str(to_plain), str(dangling), executable], "/home/x")["path"] == executable
 
 
 # the env file ---------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_env_values_are_read_as_systemd_reads_them(tmp_path):
         b"SECRET=k$x(9&a)*b\n"
     ))
 
-    values = probe._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY", "OURS", "SECRET"])
+    values = host_reading._env_values(env, ["SSRF_ALLOWED_HOSTS", "HUB_URL", "API_KEY", "OURS", "SECRET"])
 
     assert values == {"SSRF_ALLOWED_HOSTS": "last.internal", "HUB_URL": "https://hub.internal",
                       "API_KEY": "spaced", "OURS": "a.example # ours,hub.internal", "SECRET": "k$x(9&a)*b"}
@@ -167,70 +167,70 @@ def test_env_values_are_never_read_through_a_link_or_from_a_fifo(tmp_path):
     (tmp_path / "linked.env").symlink_to(secret)
     os.mkfifo(tmp_path / "fifo.env")
 
-    assert probe._env_values(str(tmp_path / "linked.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
-    assert probe._env_values(str(tmp_path / "fifo.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
+    assert host_reading._env_values(str(tmp_path / "linked.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
+    assert host_reading._env_values(str(tmp_path / "fifo.env"), ["SSRF_ALLOWED_HOSTS"]) == {"SSRF_ALLOWED_HOSTS": None}
 
 
 def test_env_values_never_returns_keys_not_asked_for(tmp_path):
     env = make_file(tmp_path / "env", content=b"SECRET_KEY=do-not-leak\nHUB_URL=https://hub\n")
 
-    assert probe._env_values(env, ["HUB_URL"]) == {"HUB_URL": "https://hub"}
-    assert probe._env_values(env, []) == {}
+    assert host_reading._env_values(env, ["HUB_URL"]) == {"HUB_URL": "https://hub"}
+    assert host_reading._env_values(env, []) == {}
 
 
 def test_env_values_are_none_for_a_missing_file_or_key(tmp_path):
     env = make_file(tmp_path / "env", content=b"HUB_URL=https://hub\n")
 
-    assert probe._env_values(str(tmp_path / "missing"), ["HUB_URL"]) == {"HUB_URL": None}
-    assert probe._env_values(env, ["HUB_URL", "INSTANCE_ID"]) == {"HUB_URL": "https://hub", "INSTANCE_ID": None}
-    assert probe._env_values("", ["HUB_URL"]) == {"HUB_URL": None}
+    assert host_reading._env_values(str(tmp_path / "missing"), ["HUB_URL"]) == {"HUB_URL": None}
+    assert host_reading._env_values(env, ["HUB_URL", "INSTANCE_ID"]) == {"HUB_URL": "https://hub", "INSTANCE_ID": None}
+    assert host_reading._env_values("", ["HUB_URL"]) == {"HUB_URL": None}
 
 
 def test_an_empty_value_is_an_empty_string_not_none(tmp_path):
     env = make_file(tmp_path / "env", content=b"INSTANCE_ID=\n")
 
-    assert probe._env_values(env, ["INSTANCE_ID"]) == {"INSTANCE_ID": ""}
+    assert host_reading._env_values(env, ["INSTANCE_ID"]) == {"INSTANCE_ID": ""}
 
 
 def test_an_env_file_systemd_refuses_is_reported_by_file_and_line_never_by_value(tmp_path):
     env = make_file(tmp_path / "env", content=b"HUB_URL=https://hub\n\nSECRET=s3cr\xe9t\n")
 
-    assert probe._env_refused(env) == {"file": env, "line": 3, "reason": "a value that is not UTF-8"}
+    assert host_reading._env_refused(env) == {"file": env, "line": 3, "reason": "a value that is not UTF-8"}
     # and no value of it is trusted
-    assert probe._env_values(env, ["HUB_URL"]) == {"HUB_URL": None}
+    assert host_reading._env_values(env, ["HUB_URL"]) == {"HUB_URL": None}
 
 
 def test_an_env_file_systemd_loads_or_cannot_be_read_is_not_refused(tmp_path):
     env = make_file(tmp_path / "env", content=b"# caf\xe9\nCR=\"a\rb\"\n")
-    assert probe._env_refused(env) is None
-    assert probe._env_values(env, ["CR"]) == {"CR": "a\rb"}
-    assert probe._env_refused(str(tmp_path / "missing")) is None
-    assert probe._env_refused("") is None
+    assert host_reading._env_refused(env) is None
+    assert host_reading._env_values(env, ["CR"]) == {"CR": "a\rb"}
+    assert host_reading._env_refused(str(tmp_path / "missing")) is None
+    assert host_reading._env_refused("") is None
 
 
 def test_the_env_file_is_judged_by_the_hosts_systemd(tmp_path, monkeypatch):
     # Before v254 the comment continues over the line that is not UTF-8.
     env = make_file(tmp_path / "env", content=b"# note \\\nA=\xff\n")
-    monkeypatch.setattr(probe, "host_systemd", lambda: 252)
-    assert probe._env_refused(env) is None
-    monkeypatch.setattr(probe, "host_systemd", lambda: 257)
-    assert probe._env_refused(env) == {"file": env, "line": 2, "reason": "a value that is not UTF-8"}
+    monkeypatch.setattr(host_reading, "host_systemd", lambda: 252)
+    assert host_reading._env_refused(env) is None
+    monkeypatch.setattr(host_reading, "host_systemd", lambda: 257)
+    assert host_reading._env_refused(env) == {"file": env, "line": 2, "reason": "a value that is not UTF-8"}
 
 
 # stat of managed paths ------------------------------------------------------
 
 def test_stat_of_a_missing_path_says_only_that(tmp_path):
-    assert probe._stat(str(tmp_path / "missing")) == {"exists": False, "planted_link": None}
+    assert host_reading._stat(str(tmp_path / "missing")) == {"exists": False, "planted_link": None}
 
 
 def test_stat_of_a_small_file_has_mode_owner_group_and_sha1(tmp_path):
     content = b"/opt/app/logs/*.log {\n  daily\n}\n"
     path = make_file(tmp_path / "logrotate.conf", 0o640, content)
 
-    assert probe._stat(path, checksum=True) == {
+    assert host_reading._stat(path, checksum=True) == {
         "exists": True, "type": "file", "mode": "0640", "owner": USER, "group": GROUP, "isdir": False,
         "checksum": hashlib.sha1(content).hexdigest(), "planted_link": None}
-    assert probe._stat(path)["checksum"] is None
+    assert host_reading._stat(path)["checksum"] is None
 
 
 def test_stat_of_a_directory_has_no_checksum(tmp_path):
@@ -238,7 +238,7 @@ def test_stat_of_a_directory_has_no_checksum(tmp_path):
     directory.mkdir()
     directory.chmod(0o2775)
 
-    assert probe._stat(str(directory)) == {"exists": True, "type": "directory", "mode": "2775", "owner": USER,
+    assert host_reading._stat(str(directory)) == {"exists": True, "type": "directory", "mode": "2775", "owner": USER,
                                            "group": GROUP, "isdir": True, "checksum": None, "planted_link": None}
 
 
@@ -250,15 +250,15 @@ def test_stat_of_a_file_of_one_mib_or_more_has_no_checksum(tmp_path):
     with open(big, "wb") as handle:
         handle.truncate(1 << 20)
 
-    assert probe._stat(str(small), checksum=True)["checksum"] is not None
-    assert probe._stat(str(big), checksum=True)["checksum"] is None
+    assert host_reading._stat(str(small), checksum=True)["checksum"] is not None
+    assert host_reading._stat(str(big), checksum=True)["checksum"] is None
 
 
 def test_stat_describes_a_symlink_itself_without_following_it(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(make_file(tmp_path / "target", 0o644, b"x"))
 
-    result = probe._stat(str(link), checksum=True)
+    result = host_reading._stat(str(link), checksum=True)
 
     assert result["exists"] is True and result["isdir"] is False and result["checksum"] is None
     assert result["type"] == "link" and result["target"] == str(tmp_path / "target")
@@ -268,7 +268,7 @@ def test_stat_of_a_fifo_neither_blocks_nor_reads_it(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
 
-    result = probe._stat(str(fifo), checksum=True)
+    result = host_reading._stat(str(fifo), checksum=True)
 
     assert result["type"] == "other" and result["checksum"] is None
 
@@ -278,11 +278,11 @@ def test_read_file_refuses_a_link_a_fifo_and_a_file_over_the_limit(tmp_path):
     (tmp_path / "link").symlink_to(target)
     os.mkfifo(tmp_path / "fifo")
 
-    assert probe.read_file(target, 100) == b"top secret"
-    assert probe.read_file(str(tmp_path / "link"), 100) is None
-    assert probe.read_file(str(tmp_path / "fifo"), 100) is None
-    assert probe.read_file(target, 9) is None
-    assert probe.read_file(str(tmp_path / "missing"), 100) is None
+    assert host_reading.read_file(target, 100) == b"top secret"
+    assert host_reading.read_file(str(tmp_path / "link"), 100) is None
+    assert host_reading.read_file(str(tmp_path / "fifo"), 100) is None
+    assert host_reading.read_file(target, 9) is None
+    assert host_reading.read_file(str(tmp_path / "missing"), 100) is None
 
 
 def test_a_link_among_the_parents_in_a_directory_others_can_write_is_reported(tmp_path):
@@ -292,21 +292,21 @@ def test_a_link_among_the_parents_in_a_directory_others_can_write_is_reported(tm
     (tmp_path / "elsewhere").mkdir()
     (app / "logs").symlink_to(tmp_path / "elsewhere")
 
-    found = probe._stat(str(app / "logs" / "cron.log"))
+    found = host_reading._stat(str(app / "logs" / "cron.log"))
 
     assert found["planted_link"] == str(app / "logs")
 
 
 def test_a_root_owned_link_in_a_root_only_directory_is_followed():
     # /proc/self is such a link on every Linux host; nothing else is checked.
-    assert probe._planted_link("/proc/self/status") is None
+    assert host_reading._planted_link("/proc/self/status") is None
 
 
 def test_an_owner_without_a_name_is_reported_by_number():
     def unknown(number):
         raise KeyError(number)
 
-    assert probe._name(unknown, 4242) == "4242"
+    assert host_reading._name(unknown, 4242) == "4242"
 
 
 @pytest.mark.parametrize("processes, running", [
@@ -320,10 +320,10 @@ def test_an_owner_without_a_name_is_reported_by_number():
     ({"1": "1 (sleep) S 0", "17": "17 (cron) Z 1"}, False),
 ])
 def test_cron_is_running_when_a_cron_process_has_only_cron_children(monkeypatch, processes, running):
-    monkeypatch.setattr(probe.os, "listdir", lambda path: list(processes) + ["self"])
-    monkeypatch.setattr(probe, "open", lambda path: io.StringIO(processes[path.split("/")[2]]), raising=False)
+    monkeypatch.setattr(host_reading.os, "listdir", lambda path: list(processes) + ["self"])
+    monkeypatch.setattr(host_reading, "open", lambda path: io.StringIO(processes[path.split("/")[2]]), raising=False)
 
-    assert probe._cron_running() is running
+    assert host_reading._cron_running() is running
 
 
 # What os.statvfs gives, chosen by the test: the free space of a shared
@@ -353,7 +353,7 @@ def fixed_filesystem(monkeypatch):
 def test_free_space_is_what_df_says_is_available(tmp_path, fixed_filesystem):
     """df's Avail (coreutils: f_bavail x f_frsize), the space left to a user
     other than root, not root's f_bfree."""
-    free = probe._free_space(str(tmp_path))
+    free = host_reading._free_space(str(tmp_path))
 
     assert free == STATVFS_AVAIL
     assert fixed_filesystem == [str(tmp_path)]
@@ -363,8 +363,8 @@ def test_mtime_of_a_file_and_of_nothing(tmp_path):
     path = make_file(tmp_path / "crontab")
     os.utime(path, (1600000000, 1700000000.5))
 
-    assert probe._mtime(path) == 1700000000.5
-    assert probe._mtime(str(tmp_path / "missing")) is None
+    assert host_reading._mtime(path) == 1700000000.5
+    assert host_reading._mtime(str(tmp_path / "missing")) is None
 
 
 # ------------------------------------------- the mode the app's update picks --
@@ -382,12 +382,12 @@ class NoCommands:
 ])
 def test_the_updates_mode_without_systemd_runs_nothing_and_shows_nothing_of_the_env(tmp_path, content, mode):
     env = make_file(tmp_path / ".env", content=content)
-    found = probe._update_mode(NoCommands(), env, False, True)
+    found = host_reading._update_mode(NoCommands(), env, False, True)
     assert found == {"mode": mode, "systemd": None if mode == "docker" else "systemd is not PID 1"}
 
 
 def test_a_missing_project_env_is_a_dev_host_as_the_app_sees_it(tmp_path):
-    assert probe._update_mode(NoCommands(), str(tmp_path / ".env"), False, True)["mode"] == "dev"
+    assert host_reading._update_mode(NoCommands(), str(tmp_path / ".env"), False, True)["mode"] == "dev"
 
 
 @pytest.mark.parametrize("plant", ["link", "fifo", "huge", "directory"])
@@ -399,18 +399,18 @@ def test_a_project_env_the_app_user_planted_is_never_followed_waited_on_or_read_
     elif plant == "fifo":
         os.mkfifo(env)  # a blocking open would hang the test
     elif plant == "huge":
-        env.write_bytes(b"DJANGO_ENV=prod\n" + b"#" * probe.PROJECT_ENV_LIMIT)
+        env.write_bytes(b"DJANGO_ENV=prod\n" + b"#" * host_reading.PROJECT_ENV_LIMIT)
     else:
         env.mkdir()
-    assert probe._update_mode(NoCommands(), str(env), False, True) == {"mode": None, "systemd": None}
+    assert host_reading._update_mode(NoCommands(), str(env), False, True) == {"mode": None, "systemd": None}
 
 
 def test_a_project_env_under_a_link_a_user_could_have_planted_is_not_read(tmp_path, monkeypatch):
     real = tmp_path / "real"
     make_file(real / ".env", content=b"DJANGO_ENV=prod\n")
     (tmp_path / "project").symlink_to(real)
-    monkeypatch.setattr(probe, "_root_only", lambda directory: False)
-    assert probe._update_mode(NoCommands(), str(tmp_path / "project" / ".env"), False, True)["mode"] is None
+    monkeypatch.setattr(host_reading, "_root_only", lambda directory: False)
+    assert host_reading._update_mode(NoCommands(), str(tmp_path / "project" / ".env"), False, True)["mode"] is None
 
 
 @pytest.mark.parametrize("bus, listed, systemctl, why", [
@@ -428,7 +428,7 @@ def test_the_systemd_test_is_the_unit_listed_over_a_system_bus(tmp_path, monkeyp
         listener.bind(str(path))
     elif bus == "file":
         make_file(path)
-    monkeypatch.setattr(probe, "SYSTEM_BUS", str(path))
+    monkeypatch.setattr(host_reading, "SYSTEM_BUS", str(path))
     ran = []
 
     class Module:
@@ -437,7 +437,7 @@ def test_the_systemd_test_is_the_unit_listed_over_a_system_bus(tmp_path, monkeyp
             return 0, "UNIT FILE STATE\n%s" % ("server-monitoring.service enabled\n" if listed else ""), ""
 
     try:
-        found = probe._update_mode(Module(), str(tmp_path / ".env"), True, systemctl)
+        found = host_reading._update_mode(Module(), str(tmp_path / ".env"), True, systemctl)
     finally:
         listener.close()
     assert found == {"mode": "systemd" if why is None else "dev",

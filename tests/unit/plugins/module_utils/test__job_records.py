@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as probe
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading as host_reading
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _job_records as job_records
 
 from .test__host_reading import make_file
@@ -260,7 +260,7 @@ def test_disk_usage_matches_du(tmp_path):
 
 def test_disk_usage_and_free_space_of_a_missing_dir_are_none(tmp_path):
     assert job_records.disk_usage(str(tmp_path / "missing")) is None
-    assert probe._free_space(str(tmp_path / "missing")) is None
+    assert host_reading._free_space(str(tmp_path / "missing")) is None
 
 
 def test_disk_usage_counts_a_hard_linked_file_once_like_du(tmp_path):

@@ -1,4 +1,4 @@
-"""What is out of place on a host, from one probe reading, without a host."""
+"""What is out of place on a host, from one reading of it, without a host."""
 
 import copy
 import hashlib
@@ -40,7 +40,7 @@ MANAGED = [
     {"path": "", "kind": "env_file", "owner": "root", "group": "www-data", "mode": "0640", "wanted": True,
      "setting": "server_maintanence_env_file"},
 ]
-IN_PLACE_PROBE = {
+IN_PLACE_READING = {
     "commands": {"crontab": True, "logrotate": True, "zstd": False},
     "cron_running": True, "systemd": False,
     "services": {"cron_enabled": None, "logrotate_timer_enabled": None, "logrotate_timer_active": None},
@@ -77,10 +77,10 @@ WANTED = {"state": "present",
 
 
 def plan(changes=None, wanted=None):
-    probe = copy.deepcopy(IN_PLACE_PROBE)
+    reading = copy.deepcopy(IN_PLACE_READING)
     for change in changes or []:
-        change(probe)
-    return planner.plan(probe, wanted or WANTED)
+        change(reading)
+    return planner.plan(reading, wanted or WANTED)
 
 
 def with_rows(*rows, **more):
@@ -147,7 +147,7 @@ def test_a_directory_the_role_creates_appears_with_its_record_and_only_then():
 @pytest.mark.parametrize("state", ["present", "absent"])
 def test_every_run_removes_the_leftovers_of_runs_cut_short(state):
     leftover = "/etc/logrotate.d/server-maintanence.server-maintanence-tmp-0123456789abcdef~"
-    steps = planner.plan(dict(copy.deepcopy(IN_PLACE_PROBE), leftovers=[leftover]), dict(WANTED, state=state))
+    steps = planner.plan(dict(copy.deepcopy(IN_PLACE_READING), leftovers=[leftover]), dict(WANTED, state=state))
     assert {"path": leftover, "state": "leftover"} in steps["paths"]
 
 

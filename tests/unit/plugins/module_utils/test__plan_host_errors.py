@@ -1,4 +1,4 @@
-"""The host-side rules, judged from what the probe read, without a host."""
+"""The host-side rules, judged from the module's reading, without a host."""
 
 import copy
 
@@ -42,13 +42,13 @@ NEEDS_ZSTD = [{"package": "cron", "command": "crontab", "needed": True},
 
 
 def errors(probe_changes=(), **settings):
-    probe = copy.deepcopy(HEALTHY)
+    reading = copy.deepcopy(HEALTHY)
     for path, value in probe_changes:
-        target = probe
+        target = reading
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
-    return rules.host_errors(probe, dict(SETTINGS, **settings))
+    return rules.host_errors(reading, dict(SETTINGS, **settings))
 
 
 def test_a_healthy_host_breaks_no_rule():

@@ -82,18 +82,18 @@ class FakeModule(object):
 
 def run(monkeypatch, maintenance, params, change=None, check_mode=False):
     """Run maintenance.Engine on params against a healthy host's reading,
-    changed by change(probe, params) first. (result, module, applied,
+    changed by change(reading, params) first. (result, module, applied,
     readings, engine): applied lists, in order, each mechanic called that
     would change the host, with its arguments; readings the reading's
     arguments."""
     applied, readings = [], []
 
-    def read_host(module, reading):
-        readings.append(copy.deepcopy(reading))
-        probe = healthy(module.params, reading)
+    def read_host(module, arguments):
+        readings.append(copy.deepcopy(arguments))
+        reading = healthy(module.params, arguments)
         if change:
-            change(probe, module.params)
-        return probe
+            change(reading, module.params)
+        return reading
 
     def paths_apply(module, items, result):
         applied.append(("paths", copy.deepcopy(items)))

@@ -53,8 +53,8 @@ def test_status_reads_whether_the_apps_inbox_unit_is_active_and_only_that_unit(r
 
 
 def test_a_broken_host_rule_fails_naming_its_variable_and_nothing_is_applied(run):
-    def logs_dir_is_a_link(probe, _params):
-        probe["paths"][LOGS] = {"exists": True, "type": "link", "target": "/etc", "owner": "www-data",
+    def logs_dir_is_a_link(reading, _params):
+        reading["paths"][LOGS] = {"exists": True, "type": "link", "target": "/etc", "owner": "www-data",
                                 "group": "www-data", "mode": "0777", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(change=logs_dir_is_a_link)
@@ -65,8 +65,8 @@ def test_a_broken_host_rule_fails_naming_its_variable_and_nothing_is_applied(run
 
 
 def test_a_broken_host_rule_fails_an_uninstall_too_before_any_change(run):
-    def logs_dir_is_a_file(probe, _params):
-        probe["paths"][LOGS] = {"exists": True, "type": "file", "owner": "www-data", "group": "www-data",
+    def logs_dir_is_a_file(reading, _params):
+        reading["paths"][LOGS] = {"exists": True, "type": "file", "owner": "www-data", "group": "www-data",
                                 "mode": "0644", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(host.arguments(state="absent"), logs_dir_is_a_file)
@@ -75,8 +75,8 @@ def test_a_broken_host_rule_fails_an_uninstall_too_before_any_change(run):
     assert applied == [] and module.commands == []
 
 
-def uv_missing(probe, _params):
-    probe["uv"].update(exists=False, mode=None)
+def uv_missing(reading, _params):
+    reading["uv"].update(exists=False, mode=None)
 
 
 def test_a_missing_uv_is_a_warning_only_with_state_present(run):
@@ -102,8 +102,8 @@ def test_a_given_uv_path_that_is_missing_is_named_in_the_warning(run):
 
 
 def test_a_metrics_directory_others_may_write_is_a_warning(run):
-    def metrics_dir_open(probe, _params):
-        probe["paths"][host.METRICS] = {"exists": True, "type": "directory", "isdir": True, "owner": "root",
+    def metrics_dir_open(reading, _params):
+        reading["paths"][host.METRICS] = {"exists": True, "type": "directory", "isdir": True, "owner": "root",
                                         "group": "www-data", "mode": "0775", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(change=metrics_dir_open)
@@ -116,8 +116,8 @@ def test_a_metrics_directory_others_may_write_is_a_warning(run):
     assert host.METRICS not in [item["path"] for item in items]
 
 
-def logrotate_missing(probe, _params):
-    probe["commands"]["logrotate"] = False
+def logrotate_missing(reading, _params):
+    reading["commands"]["logrotate"] = False
 
 
 def test_missing_packages_return_early_with_packages_and_no_change(run):
@@ -156,8 +156,8 @@ INSTALLER = ["*/5 * * * * cd /opt/sm && uv run python manage.py run_pipeline # s
              "*/5 * * * * cd /opt/sm && uv run python manage.py push_to_hub # server-maintanence cluster push"]
 
 
-def installer_crontab(probe, _params):
-    probe["crontab"] = list(INSTALLER)
+def installer_crontab(reading, _params):
+    reading["crontab"] = list(INSTALLER)
 
 
 def test_an_installer_line_whose_job_the_role_would_drop_fails_the_host_before_any_change(run):
@@ -177,8 +177,8 @@ def test_the_installer_lines_taken_over_are_told_apart_by_job_replaced_or_droppe
 
 
 def test_an_update_the_app_would_run_as_on_a_dev_host_is_a_warning(run):
-    def dev(probe, _params):
-        probe["update_mode"] = {"mode": "dev", "systemd": "systemd is not PID 1"}
+    def dev(reading, _params):
+        reading["update_mode"] = {"mode": "dev", "systemd": "systemd is not PID 1"}
 
     result, module, _applied, (reading,), _engine = run(host.arguments(auto_update_enabled=True), dev)
     assert "failed" not in result

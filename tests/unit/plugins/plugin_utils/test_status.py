@@ -1,5 +1,5 @@
 """The verdict of playbooks/status.yml, without a host: every expected value
-below is worked out by hand from the schedule or the probe reading."""
+below is worked out by hand from the schedule or the reading."""
 
 import copy
 import json
@@ -86,7 +86,7 @@ UPDATE = {"id": "update", "name": "server-maintanence auto-update", "schedule": 
 
 
 def record(exit_code, outcome, end, last_success, name="health"):
-    """A job's record as the job runner writes it and the probe reads it: strings."""
+    """A job's record as the job runner writes it and the reading holds it: strings."""
     start = end - 2.5
     return {"name": name, "start": "%.3f" % start, "end": "%.3f" % end, "duration": "2.500",
             "exit_code": str(exit_code), "outcome": outcome,
@@ -95,7 +95,7 @@ def record(exit_code, outcome, end, last_success, name="health"):
 
 
 def reading(**changes):
-    """What the probe returns with report=true on a healthy host, with changes."""
+    """A reading made for status on a healthy host, with changes."""
     found = {
         "now": NOW,
         "jobs": {
@@ -109,7 +109,7 @@ def reading(**changes):
         "crontab_changed": NOW - 30 * DAY,
         "state_dir": {"free": 20 * 1024 ** 3, "free_inodes": 100000, "read_only": False, "writable": True},
         "units_active": {"server-monitoring-inbox.service": True},
-        # the rest of the probe, which status_report does not read
+        # the rest of the reading, which status_report does not read
         "user_exists": True, "crontab": ["*/5 * * * * job health"], "systemd": False,
     }
     found.update(changes)
@@ -522,10 +522,10 @@ def test_an_auto_update_the_app_would_run_as_on_a_dev_host_is_a_warning_not_a_pr
 # the app's update history (read by module_utils/_job_records.py) ------------
 
 def report(history_read, **settings):
-    probe = {"now": 1796095802 + 7200, "jobs": {}, "cron_running": True, "logs": {"size": 1, "free": 1},
+    reading = {"now": 1796095802 + 7200, "jobs": {}, "cron_running": True, "logs": {"size": 1, "free": 1},
              "last_rotation": None, "update_history": history_read,
              "units_active": {"server-monitoring-inbox.service": True}}  # a drain runs: no warning of its own
-    return status_report(probe, dict({"cluster_role": "standalone", "jobs": [], "max_intervals": 2,
+    return status_report(reading, dict({"cluster_role": "standalone", "jobs": [], "max_intervals": 2,
                                       "max_logs_size": "1G", "logs_dir": "/opt/app/logs",
                                       "state_dir": "/var/lib/sm"}, **settings))
 
