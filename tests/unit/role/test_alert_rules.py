@@ -380,10 +380,10 @@ def test_status_and_the_metrics_share_one_late(schedule, max_intervals):
                   "exit_code": "0", "outcome": "success", "skipped": "0", "timed_out": "0",
                   "last_success": "%d" % (now - age)}
         reading = {"now": now, "jobs": {"health": record}, "cron_running": True, "logs": {"size": 0, "free": 1 << 30},
-                 "last_rotation": None, "crontab_changed": now - 10 ** 8,
-                 "state_dir": {"free": 1 << 30, "free_inodes": 10 ** 5, "read_only": False, "writable": True}}
+                   "last_rotation": None, "crontab_changed": now - 10 ** 8,
+                   "state_dir": {"free": 1 << 30, "free_inodes": 10 ** 5, "read_only": False, "writable": True}}
         return status_report(reading, {"cluster_role": "standalone", "jobs": wanted, "max_intervals": max_intervals,
-                                     "max_logs_size": "1G", "logs_dir": "/l", "state_dir": "/s"})["problems"]
+                                       "max_logs_size": "1G", "logs_dir": "/l", "state_dir": "/s"})["problems"]
     assert problems(late) == []
     assert len(problems(late + 1)) == 1
 

@@ -239,7 +239,7 @@ def test_stat_of_a_directory_has_no_checksum(tmp_path):
     directory.chmod(0o2775)
 
     assert host_reading._stat(str(directory)) == {"exists": True, "type": "directory", "mode": "2775", "owner": USER,
-                                           "group": GROUP, "isdir": True, "checksum": None, "planted_link": None}
+                                                  "group": GROUP, "isdir": True, "checksum": None, "planted_link": None}
 
 
 def test_stat_of_a_file_of_one_mib_or_more_has_no_checksum(tmp_path):

@@ -55,7 +55,7 @@ def test_status_reads_whether_the_apps_inbox_unit_is_active_and_only_that_unit(r
 def test_a_broken_host_rule_fails_naming_its_variable_and_nothing_is_applied(run):
     def logs_dir_is_a_link(reading, _params):
         reading["paths"][LOGS] = {"exists": True, "type": "link", "target": "/etc", "owner": "www-data",
-                                "group": "www-data", "mode": "0777", "planted_link": None}
+                                  "group": "www-data", "mode": "0777", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(change=logs_dir_is_a_link)
     assert result["failed"] is True and result["changed"] is False
@@ -67,7 +67,7 @@ def test_a_broken_host_rule_fails_naming_its_variable_and_nothing_is_applied(run
 def test_a_broken_host_rule_fails_an_uninstall_too_before_any_change(run):
     def logs_dir_is_a_file(reading, _params):
         reading["paths"][LOGS] = {"exists": True, "type": "file", "owner": "www-data", "group": "www-data",
-                                "mode": "0644", "planted_link": None}
+                                  "mode": "0644", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(host.arguments(state="absent"), logs_dir_is_a_file)
     assert result["failed"] is True
@@ -104,7 +104,7 @@ def test_a_given_uv_path_that_is_missing_is_named_in_the_warning(run):
 def test_a_metrics_directory_others_may_write_is_a_warning(run):
     def metrics_dir_open(reading, _params):
         reading["paths"][host.METRICS] = {"exists": True, "type": "directory", "isdir": True, "owner": "root",
-                                        "group": "www-data", "mode": "0775", "planted_link": None}
+                                          "group": "www-data", "mode": "0775", "planted_link": None}
 
     result, module, applied, _readings, _engine = run(change=metrics_dir_open)
     assert "failed" not in result

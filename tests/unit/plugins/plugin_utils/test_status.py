@@ -523,11 +523,11 @@ def test_an_auto_update_the_app_would_run_as_on_a_dev_host_is_a_warning_not_a_pr
 
 def report(history_read, **settings):
     reading = {"now": 1796095802 + 7200, "jobs": {}, "cron_running": True, "logs": {"size": 1, "free": 1},
-             "last_rotation": None, "update_history": history_read,
-             "units_active": {"server-monitoring-inbox.service": True}}  # a drain runs: no warning of its own
+               "last_rotation": None, "update_history": history_read,
+               "units_active": {"server-monitoring-inbox.service": True}}  # a drain runs: no warning of its own
     return status_report(reading, dict({"cluster_role": "standalone", "jobs": [], "max_intervals": 2,
-                                      "max_logs_size": "1G", "logs_dir": "/opt/app/logs",
-                                      "state_dir": "/var/lib/sm"}, **settings))
+                                        "max_logs_size": "1G", "logs_dir": "/opt/app/logs",
+                                        "state_dir": "/var/lib/sm"}, **settings))
 
 
 def test_a_failed_update_fails_the_host_or_warns(tmp_path):
