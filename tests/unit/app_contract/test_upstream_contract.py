@@ -8,7 +8,6 @@ a change upstream that breaks the role fails here, in seconds, before any
 container starts.
 """
 
-import importlib.util
 import os
 import pathlib
 import shutil
@@ -19,8 +18,10 @@ import types
 import pytest
 import yaml
 
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _crontab as crontab
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _env_file as env
 from ansible_collections.server_maintanence.ops.plugins.module_utils import _host_reading
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _systemd_env as systemd_env
 from ansible_collections.server_maintanence.ops.plugins.plugin_utils import description
 
 from ..conftest import load_module
@@ -29,12 +30,6 @@ from . import upstream_app
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "server_maintanence"
-_spec = importlib.util.spec_from_file_location("_crontab", REPO / "plugins" / "module_utils" / "_crontab.py")
-crontab = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(crontab)
-_spec = importlib.util.spec_from_file_location("_systemd_env", REPO / "plugins" / "module_utils" / "_systemd_env.py")
-systemd_env = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(systemd_env)
 # The maintenance module and its Engine without a host (tests/unit/plugins/modules/maintenance_host.py).
 maintenance = load_module("maintenance")
 

@@ -5,7 +5,6 @@ through the app_crontab module's main(), which hands its entries to
 _crontab.apply(); the module's own interface is
 tests/unit/plugins/modules/test_app_crontab.py."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -21,10 +20,7 @@ from ...conftest import load_module, patch_module_args
 
 app_crontab = load_module("app_crontab")
 
-PATH = pathlib.Path(__file__).resolve().parents[4] / "plugins/module_utils/_crontab.py"
-spec = importlib.util.spec_from_file_location("server_maintanence_app_crontab", PATH)
-crontab = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(crontab)
+crontab = crontab_utils
 
 RUNNER = "/usr/local/bin/server-maintanence-job"
 HEALTH = {"name": "server-maintanence health check", "state": "present",

@@ -4,17 +4,13 @@ failure naming its path and variable."""
 
 import errno
 import fcntl
-import importlib.util
 import os
 import pathlib
 import stat
 
 import pytest
 
-HERE = pathlib.Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("file_safety", HERE.parents[3] / "plugins/module_utils/_file_safety.py")
-safety = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(safety)
+from ansible_collections.server_maintanence.ops.plugins.module_utils import _file_safety as safety
 
 UID, GID = os.getuid(), os.getgid()
 
